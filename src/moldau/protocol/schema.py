@@ -310,6 +310,8 @@ def _compile_encoder(cls: type, version: int, flexible: bool) -> Encoder:
             default = spec.default
             if default is None and isinstance(spec.type, Array):
                 default = []
+            elif default is None and isinstance(spec.type, type) and not spec.is_nullable(version):
+                default = spec.type()  # a tagged struct is written only when it differs from this
             tagged.append((spec.tag, name, enc, default))
         else:
             plain.append((name, enc))

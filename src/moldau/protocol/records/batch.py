@@ -167,3 +167,42 @@ def set_log_append_time(buf: bytearray | memoryview, pos: int, h: BatchHeader, t
     mv = memoryview(buf)
     h.crc = crc32c(mv[pos + CRC_START : pos + h.size])
     _U32.pack_into(buf, pos + 17, h.crc)
+
+
+def unpack_header(buf: bytes | bytearray | memoryview, pos: int = 0) -> BatchHeader:
+    """Unpack the 61 header bytes at ``pos`` without judging them. The caller has checked that
+    they are present; validators use this to apply their own checks in their own order."""
+    return BatchHeader(*_HEADER.unpack_from(buf, pos))
+
+
+def encode_batch(h: BatchHeader, records: bytes | bytearray | memoryview) -> bytes:
+    """Serialize a batch: ``h`` followed by the (already compressed) ``records`` section.
+
+    ``h.batch_length`` and ``h.crc`` are computed here and stored back into ``h``; every other
+    header field is written as given."""
+    h.batch_length = HEADER_SIZE - LOG_OVERHEAD + len(records)
+    out = bytearray(HEADER_SIZE)
+    out += records
+    h.crc = 0
+    _HEADER.pack_into(out, 0, *_header_fields(h))
+    h.crc = crc32c(memoryview(out)[CRC_START:])
+    _U32.pack_into(out, 17, h.crc)
+    return bytes(out)
+
+
+def _header_fields(h: BatchHeader) -> tuple[int, ...]:
+    return (
+        h.base_offset,
+        h.batch_length,
+        h.partition_leader_epoch,
+        h.magic,
+        h.crc,
+        h.attributes,
+        h.last_offset_delta,
+        h.base_timestamp,
+        h.max_timestamp,
+        h.producer_id,
+        h.producer_epoch,
+        h.base_sequence,
+        h.records_count,
+    )

@@ -1,0 +1,45 @@
+# Moldau — set-up, run and test. `make run` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+TSTAMP := $(VENV)/.test-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DATA   ?= ./moldau-data
+LISTEN ?= PLAINTEXT://127.0.0.1:9092
+
+.PHONY: install run test lint typecheck system-deps bench clean
+
+$(STAMP):
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[all]'
+	touch $@
+
+install: $(STAMP)
+
+$(TSTAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# System packages the tests drive: Debian's kcat (librdkafka 2.0.x, the old client we support).
+system-deps:
+	@command -v kcat >/dev/null 2>&1 || { \
+	  echo "installing Debian package kcat"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq kcat; }
+
+run: install
+	$(BIN)/moldau serve --data-dir $(DATA) --listeners $(LISTEN)
+
+lint: $(TSTAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: $(TSTAMP)
+	$(BIN)/mypy
+
+test: $(TSTAMP) system-deps lint typecheck
+	$(BIN)/pytest -q -p no:cacheprovider
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,171 @@
+"""One client connection: an ``asyncio.Protocol`` around the sans-IO ``ServerCodec``.
+
+Requests are handled in arrival order. A handler that answers at once is answered inline from
+``data_received``; one that must wait (a long-polling Fetch) parks the connection: later
+requests stay buffered in the codec until it completes, which keeps responses in order exactly
+as Kafka's muted channels do. Backpressure: when the transport's write buffer is full we stop
+handling requests, and when too many bytes are buffered unread we stop reading the socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import socket
+from typing import TYPE_CHECKING, Any
+
+from moldau.broker.context import RequestContext
+from moldau.broker.router import NO_RESPONSE
+from moldau.protocol.connection import RemoteProtocolError, Request, ServerCodec
+
+if TYPE_CHECKING:
+    from moldau.broker.server import Server
+
+log = logging.getLogger(__name__)
+
+_READ_PAUSE_BYTES = 4 * 1024 * 1024
+
+
+class KafkaConnection(asyncio.Protocol):
+    def __init__(self, server: Server, listener: str) -> None:
+        self._server = server
+        self._listener = listener
+        self._codec = ServerCodec(server.router.apis, server.broker.config.get("socket.request.max.bytes"))
+        self._transport: asyncio.Transport | None = None
+        self._peer = "?"
+        self._busy = False
+        self._write_paused = False
+        self._read_paused = False
+        self._closed = False
+        self.last_active = server.loop.time()
+        self.task: asyncio.Task[None] | None = None
+
+    # -- asyncio callbacks -----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        peer = transport.get_extra_info("peername")
+        self._peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        if not self._server.register(self):
+            log.warning("refusing connection from %s: max.connections reached", self._peer)
+            self._closed = True
+            transport.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self._server.unregister(self)
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        self.last_active = self._server.loop.time()
+        try:
+            self._codec.receive_data(data)
+        except RemoteProtocolError as e:
+            self._protocol_error(e)
+            return
+        self._process()
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._process()
+
+    # -- request handling ------------------------------------------------------------------
+
+    def _process(self) -> None:
+        while not (self._busy or self._write_paused or self._closed):
+            try:
+                req = self._codec.next_request()
+            except RemoteProtocolError as e:
+                self._protocol_error(e)
+                return
+            if req is None:
+                break
+            ctx = RequestContext(
+                broker=self._server.broker,
+                header=req.header,
+                client_host=self._peer.rsplit(":", 1)[0],
+                listener=self._listener,
+            )
+            try:
+                result = self._server.router.dispatch(ctx, req)
+            except Exception:
+                log.exception("%s v%d from %s failed; closing the connection", req.api.name, req.version, self._peer)
+                self.close()
+                return
+            if result is NO_RESPONSE:
+                self._codec.skip(req)
+            elif inspect.isawaitable(result):
+                self._busy = True
+                self.task = self._server.loop.create_task(self._finish(req, result))
+                return
+            else:
+                self._send(req, result)
+        self._update_read_pause()
+
+    async def _finish(self, req: Request, pending: Any) -> None:
+        try:
+            result = await pending
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s v%d from %s failed; closing the connection", req.api.name, req.version, self._peer)
+            self.close()
+            return
+        self._busy = False
+        if self._closed:
+            return
+        if result is NO_RESPONSE:
+            self._codec.skip(req)
+        else:
+            self._send(req, result)
+        self._process()
+
+    def _send(self, req: Request, body: Any) -> None:
+        data = self._codec.respond(req, body, 0 if req.unsupported_version else None)
+        if self._transport is not None and not self._closed:
+            self._transport.write(data)
+        self.last_active = self._server.loop.time()
+
+    def _update_read_pause(self) -> None:
+        if self._transport is None or self._closed:
+            return
+        buffered = self._codec.buffered
+        if not self._read_paused and buffered > _READ_PAUSE_BYTES:
+            self._read_paused = True
+            self._transport.pause_reading()
+        elif self._read_paused and buffered <= _READ_PAUSE_BYTES // 2:
+            self._read_paused = False
+            self._transport.resume_reading()
+
+    def _protocol_error(self, e: Exception) -> None:
+        log.warning("closing connection from %s: %s", self._peer, e)
+        self._closed = True
+        if self._transport is not None:
+            self._transport.abort()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    @property
+    def peer(self) -> str:
+        return self._peer
+
+    def close(self) -> None:
+        self._closed = True
+        if self._transport is not None:
+            self._transport.close()

@@ -1,0 +1,150 @@
+"""The broker's state, owned by the event loop: config, metadata image, logs, waiters.
+
+Handlers reach everything through ``ctx.broker``. Topic administration lives in
+``broker/topic_admin.py``; this module holds state and the lookups every handler needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from moldau.broker.fetch_session import FetchSessionCache
+from moldau.broker.handlers.api_versions import version_list
+from moldau.broker.purgatory import FetchPurgatory
+from moldau.cluster.metadata import BrokerEndpoint, LocalMetadataStore, MetadataImage, TopicInfo
+from moldau.config.broker import BrokerConfig
+from moldau.config.topic import effective_topic_config
+from moldau.protocol.errors import ErrorCode, KafkaError
+from moldau.protocol.schema import Api
+from moldau.storage.config import LogConfig
+from moldau.storage.log import PartitionLog
+from moldau.storage.manager import LogManager
+from moldau.util.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from moldau.broker.server import Listener
+
+log = logging.getLogger(__name__)
+
+
+def log_config_of(effective: dict[str, Any]) -> LogConfig:
+    """Map effective topic configs (Kafka names, typed values) onto the storage's LogConfig."""
+    return LogConfig(
+        segment_bytes=effective["segment.bytes"],
+        segment_ms=effective["segment.ms"],
+        segment_jitter_ms=effective["segment.jitter.ms"],
+        index_interval_bytes=effective["index.interval.bytes"],
+        segment_index_bytes=effective["segment.index.bytes"],
+        max_message_bytes=effective["max.message.bytes"],
+        flush_interval_messages=effective["flush.messages"],
+        flush_interval_ms=effective["flush.ms"],
+        message_timestamp_type=effective["message.timestamp.type"],
+        retention_ms=effective["retention.ms"],
+        retention_bytes=effective["retention.bytes"],
+        file_delete_delay_ms=effective["file.delete.delay.ms"],
+        cleanup_policy=",".join(effective["cleanup.policy"]),
+        preallocate=effective["preallocate"],
+    )
+
+
+class Broker:
+    def __init__(self, config: BrokerConfig, apis: dict[int, Api], clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.node_id: int = config.get("node.id")
+        self.log_dirs: list[str] = [os.path.abspath(d) for d in config.get("log.dirs")]
+        self.api_version_list = version_list(apis)
+        self.purgatory = FetchPurgatory()
+        self.fetch_sessions = FetchSessionCache(config.get("max.incremental.fetch.session.cache.slots"))
+        self.logs: LogManager
+        self.metadata: MetadataImage
+        self._store: LocalMetadataStore
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for d in self.log_dirs:
+            os.makedirs(d, exist_ok=True)
+        self._store = LocalMetadataStore(self.log_dirs[0])
+        image = self._store.load()
+        self.logs = LogManager(self.log_dirs, self.clock, self.node_id)
+        cluster_id = self.logs.open(image.cluster_id if image else None)
+        if image is None:
+            image = MetadataImage(cluster_id)
+            self._store.save(image)
+        self.metadata = image
+        self.metadata.controller_id = self.node_id
+        wanted = {
+            (t.name, p): (t.topic_id, self.log_config(t))
+            for t in image.topics.values()
+            for p in range(len(t.partitions))
+        }
+        self.logs.load(wanted)
+
+    def set_endpoints(self, bound: Sequence[Listener]) -> None:
+        advertised = self.config.get("advertised.listeners") or []
+        endpoints: dict[str, BrokerEndpoint] = {}
+        for lst in bound:
+            host = lst.host or "localhost"
+            endpoints[lst.name] = BrokerEndpoint(self.node_id, host, lst.port, lst.name)
+        for spec in advertised:
+            from moldau.broker.server import Listener
+
+            a = Listener.parse(spec)
+            port = a.port or (endpoints[a.name].port if a.name in endpoints else a.port)
+            endpoints[a.name] = BrokerEndpoint(self.node_id, a.host or "localhost", port, a.name)
+        self.endpoints = endpoints
+        first = next(iter(endpoints.values()))
+        self.metadata.brokers = {self.node_id: first}
+
+    def endpoint_for(self, listener: str) -> BrokerEndpoint:
+        return self.endpoints.get(listener) or next(iter(self.endpoints.values()))
+
+    def wake_all_waiters(self) -> None:
+        self.purgatory.wake_all()
+
+    def shutdown(self) -> None:
+        self.logs.shutdown()
+
+    # -- lookups -----------------------------------------------------------------------------
+
+    @property
+    def cluster_id(self) -> str:
+        return self.metadata.cluster_id
+
+    def log_config(self, topic: TopicInfo) -> LogConfig:
+        return log_config_of(effective_topic_config(topic.configs, self.config))
+
+    def topic(self, name: str) -> TopicInfo:
+        t = self.metadata.topics.get(name)
+        if t is None:
+            raise KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"unknown topic {name}")
+        return t
+
+    def topic_by_id(self, topic_id: uuid.UUID) -> TopicInfo:
+        t = self.metadata.topics_by_id.get(topic_id)
+        if t is None:
+            raise KafkaError(ErrorCode.UNKNOWN_TOPIC_ID, f"unknown topic id {topic_id}")
+        return t
+
+    def partition_log(self, topic: str, partition: int) -> PartitionLog:
+        """The local log of a partition this broker leads, or KafkaError."""
+        t = self.metadata.topics.get(topic)
+        if t is None or not 0 <= partition < len(t.partitions):
+            raise KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"unknown partition {topic}-{partition}")
+        if t.partitions[partition].leader != self.node_id:
+            raise KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, f"not the leader of {topic}-{partition}")
+        plog = self.logs.get_log(topic, partition)
+        if plog is None:
+            raise KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, f"no local log for {topic}-{partition}")
+        return plog
+
+    def leader_epoch(self, topic: str, partition: int) -> int:
+        return self.metadata.topics[topic].partitions[partition].leader_epoch
+
+    def save_metadata(self) -> None:
+        self._store.save(self.metadata)

@@ -1,0 +1,135 @@
+"""The server side of one Kafka connection, sans-IO.
+
+Bytes go in with ``receive_data``; ``next_request`` returns decoded ``Request`` events in arrival
+order; ``respond`` turns a response body into the bytes to write. Requests are answered in the
+order they arrived: the codec remembers the correlation ids it handed out and refuses a
+response out of turn, so the shell above cannot reorder a pipeline by mistake.
+
+Errors say whose fault they are: ``RemoteProtocolError`` (the client sent something we must not
+accept; close the connection) vs. an ``AssertionError``-class bug on our side.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from moldau.protocol import schema
+from moldau.protocol.frames import FrameError, FrameReader, frame
+from moldau.protocol.headers import RequestHeader, encode_response_header, parse_request_header, peek_prefix
+from moldau.protocol.primitives import DecodeError, Reader, Writer
+from moldau.protocol.schema import Api
+
+API_VERSIONS_KEY = 18
+
+
+class RemoteProtocolError(Exception):
+    """The peer violated the protocol; the connection must be closed."""
+
+
+@dataclass(slots=True)
+class Request:
+    header: RequestHeader
+    api: Api
+    body: Any
+    size: int  # bytes of the whole frame
+    unsupported_version: bool = False  # an ApiVersions request newer than we speak
+
+    @property
+    def version(self) -> int:
+        return self.header.api_version
+
+    @property
+    def flexible(self) -> bool:
+        return self.api.flexible(self.header.api_version)
+
+
+class ServerCodec:
+    """Frames, headers and bodies of one server-side connection."""
+
+    def __init__(self, apis: dict[int, Api], max_request_size: int) -> None:
+        self._apis = apis
+        self._frames = FrameReader(max_request_size)
+        self._pending: deque[int] = deque()
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        try:
+            self._frames.feed(data)
+        except FrameError as e:
+            raise RemoteProtocolError(str(e)) from None
+
+    def next_request(self) -> Request | None:
+        try:
+            payload = self._frames.next_frame()
+        except FrameError as e:
+            raise RemoteProtocolError(str(e)) from None
+        if payload is None:
+            return None
+        req = self._decode(payload)
+        self._pending.append(req.header.correlation_id)
+        return req
+
+    def _decode(self, payload: bytes) -> Request:
+        try:
+            api_key, version, _ = peek_prefix(payload)
+        except DecodeError as e:
+            raise RemoteProtocolError(str(e)) from None
+        api = self._apis.get(api_key)
+        if api is None:
+            raise RemoteProtocolError(f"unknown API key {api_key}")
+        if not api.lowest_decodable <= version <= api.max_version:
+            if api_key == API_VERSIONS_KEY and version > api.max_version:
+                # KIP-511: parse what we can and answer with our versions in a v0 body.
+                header = _lenient_header(payload)
+                return Request(header, api, None, len(payload), unsupported_version=True)
+            raise RemoteProtocolError(
+                f"unsupported version {version} of {api.name} "
+                f"(we serve {api.lowest_advertised}-{api.max_version})"
+            )
+        try:
+            header, pos = parse_request_header(payload, api.request_header_version(version))
+            r = Reader(payload, pos)
+            body = schema.decoder(api.request, version, api.flexible(version))(r)
+            if r.remaining():
+                raise DecodeError(f"{r.remaining()} trailing bytes")
+        except DecodeError as e:
+            raise RemoteProtocolError(f"malformed {api.name} v{version} request: {e}") from None
+        return Request(header, api, body, len(payload))
+
+    def respond(self, request: Request, body: Any, version: int | None = None) -> bytes:
+        """Encode the response to ``request`` (the oldest unanswered one) as a whole frame."""
+        cid = request.header.correlation_id
+        if not self._pending or self._pending[0] != cid:
+            raise AssertionError(f"response to correlation id {cid} out of order")
+        self._pending.popleft()
+        v = request.version if version is None else version
+        api = request.api
+        w = Writer()
+        w.buf += encode_response_header(cid, api.response_header_version(v))
+        schema.encoder(api.response, v, api.flexible(v))(w, body)
+        return frame(w.buf)
+
+    def skip(self, request: Request) -> None:
+        """Forget a request that gets no response (Produce with acks=0)."""
+        if not self._pending or self._pending[0] != request.header.correlation_id:
+            raise AssertionError("skip out of order")
+        self._pending.popleft()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._pending)
+
+    @property
+    def buffered(self) -> int:
+        return self._frames.buffered
+
+
+def _lenient_header(payload: bytes) -> RequestHeader:
+    api_key, version, cid = peek_prefix(payload)
+    client_id: str | None = None
+    try:
+        client_id = Reader(payload, 8).read_nullable_string()
+    except DecodeError:
+        pass
+    return RequestHeader(api_key, version, cid, client_id)
