@@ -17,6 +17,7 @@ from moldau.broker.handlers.api_versions import version_list
 from moldau.broker.purgatory import FetchPurgatory
 from moldau.cluster.metadata import BrokerEndpoint, LocalMetadataStore, MetadataImage, TopicInfo
 from moldau.config.broker import BrokerConfig
+from moldau.coordinator.producer_ids import ProducerIdAllocator
 from moldau.config.topic import effective_topic_config
 from moldau.protocol.errors import ErrorCode, KafkaError
 from moldau.protocol.schema import Api
@@ -63,6 +64,7 @@ class Broker:
         self.logs: LogManager
         self.metadata: MetadataImage
         self._store: LocalMetadataStore
+        self.producer_ids: ProducerIdAllocator
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -84,6 +86,11 @@ class Broker:
             for p in range(len(t.partitions))
         }
         self.logs.load(wanted)
+        self.producer_ids = ProducerIdAllocator(image.producer_id_block_end, self._reserve_producer_ids)
+
+    def _reserve_producer_ids(self, block_end: int) -> None:
+        self.metadata.producer_id_block_end = block_end
+        self.save_metadata()
 
     def set_endpoints(self, bound: Sequence[Listener]) -> None:
         advertised = self.config.get("advertised.listeners") or []

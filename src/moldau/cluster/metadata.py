@@ -82,6 +82,7 @@ class MetadataImage:
     def __init__(self, cluster_id: str) -> None:
         self.cluster_id = cluster_id
         self.controller_id = -1
+        self.producer_id_block_end = 0
         self.brokers: dict[int, BrokerEndpoint] = {}
         self.topics: dict[str, TopicInfo] = {}
         self.topics_by_id: dict[uuid.UUID, TopicInfo] = {}
@@ -102,6 +103,7 @@ class MetadataImage:
         return {
             "version": 1,
             "cluster_id": self.cluster_id,
+            "producer_id_block_end": self.producer_id_block_end,
             "topics": {
                 t.name: {
                     "id": str(t.topic_id),
@@ -120,6 +122,7 @@ class MetadataImage:
         if data.get("version") != 1:
             raise ValueError(f"unsupported metadata file version {data.get('version')!r}")
         image = cls(str(data["cluster_id"]))
+        image.producer_id_block_end = int(data.get("producer_id_block_end", 0))  # type: ignore[call-overload]
         topics = data.get("topics", {})
         assert isinstance(topics, dict)
         for name, t in topics.items():

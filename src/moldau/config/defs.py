@@ -278,11 +278,11 @@ class Range:
         return f"[{low},...,{_number(self.high)}]"
 
 
-def AtLeast(low: float) -> Range:  # noqa: N802 - reads like the Range factory it is
+def AtLeast(low: float) -> Range:
     return Range(low, None)
 
 
-def Between(low: float, high: float) -> Range:  # noqa: N802
+def Between(low: float, high: float) -> Range:
     return Range(low, high)
 
 

@@ -41,7 +41,7 @@ class DecodeError(ValueError):
 class Reader:
     """Cursor over a buffer. ``pos`` is public so callers can slice raw regions."""
 
-    __slots__ = ("buf", "pos", "end")
+    __slots__ = ("buf", "end", "pos")
 
     def __init__(self, buf: bytes | bytearray | memoryview, pos: int = 0, end: int | None = None):
         self.buf = memoryview(buf)

@@ -395,8 +395,6 @@ class Api:
 
 
 __all__ = [
-    "Api",
-    "Array",
     "BOOL",
     "BYTES",
     "FLOAT64",
@@ -409,6 +407,8 @@ __all__ = [
     "UINT16",
     "UINT32",
     "UUID",
+    "Api",
+    "Array",
     "decode",
     "decoder",
     "encode",

@@ -58,6 +58,10 @@ class FileSystem:
 
     # -- paths ------------------------------------------------------------------------------
 
+    def path_size(self, path: str) -> int:
+        """Size of the file at ``path`` without opening it."""
+        return os.stat(path).st_size
+
     def exists(self, path: str) -> bool:
         return os.path.exists(path)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moldau.protocol.schema import INT16, INT32, INT64, STRING, Api, Array, field, BOOL
+from moldau.protocol.schema import BOOL, INT16, INT32, INT64, STRING, Api, Array, field
 
 
 @dataclass(slots=True, kw_only=True)
