@@ -10,6 +10,7 @@ Fixtures:
 * ``broker``: a fresh broker per test, data directory under ``tmp_path``.
 * ``broker_factory``: call it with broker config overrides to get more brokers, all stopped
   at teardown.
+* ``module_broker``: one broker for the tests of one module.
 * ``shared_broker``: one broker for the whole session, for tests that only need topics of
   their own; pair it with ``topic_name`` for a unique topic per test.
 """
@@ -234,7 +235,9 @@ def broker_factory(tmp_path: Path) -> Iterator[BrokerFactory]:
 
     def make(overrides: dict[str, str] | None = None, name: str | None = None) -> BrokerProcess:
         name = name or f"broker{len(started)}"
-        b = BrokerProcess(tmp_path / name / "data", overrides=overrides, log_path=tmp_path / name / "stderr.log")
+        b = BrokerProcess(
+            tmp_path / name / "data", overrides=overrides, log_path=tmp_path / name / "stderr.log"
+        )
         started.append(b)
         return b.start()
 
@@ -247,6 +250,16 @@ def broker_factory(tmp_path: Path) -> Iterator[BrokerFactory]:
 def broker(broker_factory: BrokerFactory) -> BrokerProcess:
     """A fresh broker for this test only."""
     return broker_factory()
+
+
+@pytest.fixture(scope="module")
+def module_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
+    """A broker shared by one test module only (so a crash stays inside that module)."""
+    root = tmp_path_factory.mktemp("module-broker")
+    b = BrokerProcess(root / "data", log_path=root / "stderr.log")
+    b.start()
+    yield b
+    b.close()
 
 
 @pytest.fixture(scope="session")

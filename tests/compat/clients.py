@@ -96,14 +96,14 @@ def confluent_producer(bootstrap: str, **conf: Any) -> confluent_kafka.Producer:
     return confluent_kafka.Producer(base)
 
 
-def confluent_produce(
+def confluent_send(
     bootstrap: str,
     topic: str,
     records: Iterable[Out],
     producer: confluent_kafka.Producer | None = None,
     **conf: Any,
-) -> list[Ack]:
-    """Produce and flush; every delivery must succeed. Returns the acks in send order."""
+) -> list[Ack | confluent_kafka.KafkaError]:
+    """Produce and flush; returns, in send order, an Ack or the delivery error of each record."""
     p = producer or confluent_producer(bootstrap, **conf)
     results: list[Ack | confluent_kafka.KafkaError | None] = []
 
@@ -118,7 +118,11 @@ def confluent_produce(
 
     for r in records:
         results.append(None)
-        kwargs: dict[str, Any] = {"value": r.value, "key": r.key, "on_delivery": on_delivery(len(results) - 1)}
+        kwargs: dict[str, Any] = {
+            "value": r.value,
+            "key": r.key,
+            "on_delivery": on_delivery(len(results) - 1),
+        }
         if r.headers:
             kwargs["headers"] = list(r.headers)
         if r.timestamp is not None:
@@ -129,6 +133,19 @@ def confluent_produce(
         p.poll(0)
     remaining = p.flush(30)
     assert remaining == 0, f"{remaining} records still undelivered after 30 s"
+    assert all(r is not None for r in results), f"delivery reports missing: {results}"
+    return [r for r in results if r is not None]
+
+
+def confluent_produce(
+    bootstrap: str,
+    topic: str,
+    records: Iterable[Out],
+    producer: confluent_kafka.Producer | None = None,
+    **conf: Any,
+) -> list[Ack]:
+    """Produce and flush; every delivery must succeed. Returns the acks in send order."""
+    results = confluent_send(bootstrap, topic, records, producer, **conf)
     errors = [r for r in results if not isinstance(r, Ack)]
     assert not errors, f"delivery failed: {errors}"
     return [r for r in results if isinstance(r, Ack)]
@@ -208,7 +225,9 @@ def kp_producer(bootstrap: str, **kw: Any) -> Any:
     return KafkaProducer(**base)
 
 
-def kp_produce(bootstrap: str, topic: str, records: Iterable[Out], producer: Any = None, **kw: Any) -> list[Ack]:
+def kp_produce(
+    bootstrap: str, topic: str, records: Iterable[Out], producer: Any = None, **kw: Any
+) -> list[Ack]:
     p = producer or kp_producer(bootstrap, **kw)
     try:
         futures = [
@@ -366,7 +385,9 @@ def aio_consume_sync(bootstrap: str, topic: str, count: int, **kw: Any) -> list[
 # --- kcat -----------------------------------------------------------------------------------
 
 
-def kcat(args: Sequence[str], stdin: bytes | None = None, timeout: float = 30.0) -> subprocess.CompletedProcess[bytes]:
+def kcat(
+    args: Sequence[str], stdin: bytes | None = None, timeout: float = 30.0
+) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([KCAT, *args], input=stdin, capture_output=True, timeout=timeout, check=False)
 
 

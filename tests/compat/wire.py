@@ -167,7 +167,9 @@ BATCH_CRC_OFFSET = 17  # base offset (8) + batch length (4) + leader epoch (4) +
 # --- requests -------------------------------------------------------------------------------
 
 
-def request(api_key: int, api_version: int, correlation_id: int, body: bytes, client_id: str = "raw") -> bytes:
+def request(
+    api_key: int, api_version: int, correlation_id: int, body: bytes, client_id: str = "raw"
+) -> bytes:
     """A whole frame: size prefix + request header v1 + body."""
     payload = i16(api_key) + i16(api_version) + i32(correlation_id) + string(client_id) + body
     return i32(len(payload)) + payload
@@ -192,10 +194,7 @@ def produce_v3(correlation_id: int, topic: str, partition: int, batch: bytes, ac
 
 
 def metadata_v4(correlation_id: int, topics: list[str] | None, allow_auto_create: bool) -> bytes:
-    if topics is None:
-        topic_part = i32(-1)
-    else:
-        topic_part = i32(len(topics)) + b"".join(string(t) for t in topics)
+    topic_part = i32(-1) if topics is None else i32(len(topics)) + b"".join(string(t) for t in topics)
     return request(API_METADATA, 4, correlation_id, topic_part + i8(1 if allow_auto_create else 0))
 
 

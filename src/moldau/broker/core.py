@@ -6,8 +6,10 @@ Handlers reach everything through ``ctx.broker``. Topic administration lives in
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import time
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -49,6 +51,8 @@ def log_config_of(effective: dict[str, Any]) -> LogConfig:
         file_delete_delay_ms=effective["file.delete.delay.ms"],
         cleanup_policy=",".join(effective["cleanup.policy"]),
         preallocate=effective["preallocate"],
+        message_timestamp_before_max_ms=effective["message.timestamp.before.max.ms"],
+        message_timestamp_after_max_ms=effective["message.timestamp.after.max.ms"],
     )
 
 
@@ -56,8 +60,8 @@ class Broker:
     def __init__(self, config: BrokerConfig, apis: dict[int, Api], clock: Clock | None = None) -> None:
         self.config = config
         self.clock: Clock = clock or SystemClock()
-        self.node_id: int = config.get("node.id")
-        self.log_dirs: list[str] = [os.path.abspath(d) for d in config.get("log.dirs")]
+        self.node_id: int = config.node_id
+        self.log_dirs: list[str] = [os.path.abspath(d) for d in config.log_dirs]
         self.api_version_list = version_list(apis)
         self.purgatory = FetchPurgatory()
         self.fetch_sessions = FetchSessionCache(config.get("max.incremental.fetch.session.cache.slots"))
@@ -73,7 +77,8 @@ class Broker:
             os.makedirs(d, exist_ok=True)
         self._store = LocalMetadataStore(self.log_dirs[0])
         image = self._store.load()
-        self.logs = LogManager(self.log_dirs, self.clock, self.node_id)
+        defaults = log_config_of(effective_topic_config({}, self.config))
+        self.logs = LogManager(self.log_dirs, self.clock, defaults, node_id=self.node_id)
         cluster_id = self.logs.open(image.cluster_id if image else None)
         if image is None:
             image = MetadataImage(cluster_id)
@@ -93,7 +98,7 @@ class Broker:
         self.save_metadata()
 
     def set_endpoints(self, bound: Sequence[Listener]) -> None:
-        advertised = self.config.get("advertised.listeners") or []
+        advertised = self.config.advertised_listeners if self.config.is_set("advertised.listeners") else []
         endpoints: dict[str, BrokerEndpoint] = {}
         for lst in bound:
             host = lst.host or "localhost"
@@ -110,6 +115,19 @@ class Broker:
 
     def endpoint_for(self, listener: str) -> BrokerEndpoint:
         return self.endpoints.get(listener) or next(iter(self.endpoints.values()))
+
+    async def maintain(self) -> None:
+        """Background upkeep on the event loop: flushes that ``flush.ms`` asks for and of
+        rolled segments (every second), and the recovery-point checkpoints (every
+        ``log.flush.offset.checkpoint.interval.ms``)."""
+        checkpoint_s = self.config.get("log.flush.offset.checkpoint.interval.ms") / 1000.0
+        last_checkpoint = time.monotonic()
+        while True:
+            await asyncio.sleep(1.0)
+            self.logs.flush_due(self.clock.time_ms())
+            if time.monotonic() - last_checkpoint >= checkpoint_s:
+                self.logs.checkpoint()
+                last_checkpoint = time.monotonic()
 
     def wake_all_waiters(self) -> None:
         self.purgatory.wake_all()

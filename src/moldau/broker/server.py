@@ -50,6 +50,7 @@ class Server:
         self._connections: set[KafkaConnection] = set()
         self._stopped = asyncio.Event()
         self._sweeper: asyncio.Task[None] | None = None
+        self._maintenance: asyncio.Task[None] | None = None
         self.bound: list[Listener] = []
 
     # -- connections -------------------------------------------------------------------------
@@ -78,7 +79,7 @@ class Server:
     async def start(self) -> None:
         started = time.monotonic()
         self.broker.start()
-        listeners = [Listener.parse(s) for s in self.config.get("listeners")]
+        listeners = [Listener.parse(s) for s in self.config.listeners]
         for lst in listeners:
             srv = await self.loop.create_server(
                 lambda name=lst.name: KafkaConnection(self, name),  # type: ignore[misc]
@@ -92,6 +93,7 @@ class Server:
             self.bound.append(Listener(lst.name, lst.host, port))
         self.broker.set_endpoints(self.bound)
         self._sweeper = self.loop.create_task(self._sweep_idle())
+        self._maintenance = self.loop.create_task(self.broker.maintain())
         log.info(
             "Moldau broker %d serving %s in %.0f ms (data in %s)",
             self.broker.node_id,
@@ -110,8 +112,9 @@ class Server:
         log.info("shutting down")
         for srv in self._servers:
             srv.close()
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        for task in (self._sweeper, self._maintenance):
+            if task is not None:
+                task.cancel()
         deadline = self.loop.time() + _SHUTDOWN_GRACE_S
         self.broker.wake_all_waiters()
         while any(c.busy for c in self._connections) and self.loop.time() < deadline:

@@ -66,6 +66,7 @@ __all__ = [
     "Range",
     "UnknownConfigError",
     "Validator",
+    "index",
     "java_double_str",
     "parse_value",
     "render_value",

@@ -58,6 +58,8 @@ __all__ = [
     "TOPIC_CONFIGS",
     "TOPIC_CONFIG_SYNONYMS",
     "BrokerSynonym",
+    "DescribedConfig",
+    "DescribedSynonym",
     "describe_topic_configs",
     "effective_topic_config",
     "validate_topic_configs",
@@ -240,7 +242,10 @@ TOPIC_CONFIG_SYNONYMS: dict[str, tuple[BrokerSynonym, ...]] = {
     ),
     "segment.bytes": (BrokerSynonym("log.segment.bytes"),),
     "segment.index.bytes": (BrokerSynonym("log.index.size.max.bytes"),),
-    "segment.jitter.ms": (BrokerSynonym("log.roll.jitter.ms"), BrokerSynonym("log.roll.jitter.hours", _HOUR_MS)),
+    "segment.jitter.ms": (
+        BrokerSynonym("log.roll.jitter.ms"),
+        BrokerSynonym("log.roll.jitter.hours", _HOUR_MS),
+    ),
     "segment.ms": (BrokerSynonym("log.roll.ms"), BrokerSynonym("log.roll.hours", _HOUR_MS)),
     "unclean.leader.election.enable": (BrokerSynonym("unclean.leader.election.enable"),),
 }
@@ -248,9 +253,7 @@ TOPIC_CONFIG_SYNONYMS: dict[str, tuple[BrokerSynonym, ...]] = {
 ``ServerTopicConfigSynonyms``). Topic configs missing here have no broker-level default."""
 
 
-def validate_topic_configs(
-    configs: Mapping[str, str], broker: BrokerConfig | None = None
-) -> dict[str, Any]:
+def validate_topic_configs(configs: Mapping[str, str], broker: BrokerConfig | None = None) -> dict[str, Any]:
     """Parse topic config overrides; return the typed values of exactly the given keys.
 
     Raises :class:`UnknownConfigError` for a key that is no topic config and

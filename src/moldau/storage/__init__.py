@@ -1,0 +1,25 @@
+"""Partition logs on local disk, laid out as Kafka lays them out.
+
+Layers, each used only by the one above it:
+
+* ``index``: the sparse offset and time indexes of one segment (``.index``, ``.timeindex``).
+* ``segment``: one ``.log`` file of record batches with its indexes; ``batch_reader`` walks
+  its batches with positioned reads; ``timestamp_search`` looks inside one batch.
+* ``segments``: the ordered segments of a partition (floor lookup by base offset).
+* ``log``: ``PartitionLog``, one partition: offsets, appends (``log_append``), reads
+  (``log_read``), truncation, the leader epoch cache (``epoch_cache``).
+* ``recovery``: opening a partition directory after a clean or an unclean stop.
+* ``manager``: ``LogManager``, every partition across the data directories, with the
+  directory-level files (``log_dir``, ``checkpoints``).
+
+Everything is synchronous plain file I/O through ``moldau.util.fs``, called from the broker's
+single event loop: no threads, no locks. I/O failures surface as
+``KafkaError(KAFKA_STORAGE_ERROR)``.
+"""
+
+from moldau.storage.config import LogConfig
+from moldau.storage.log import FetchData, OffsetAndTimestamp, PartitionLog
+from moldau.storage.log_append import AppendInfo
+from moldau.storage.manager import LogManager
+
+__all__ = ["AppendInfo", "FetchData", "LogConfig", "LogManager", "OffsetAndTimestamp", "PartitionLog"]

@@ -6,18 +6,8 @@ Both indexes are small sorted tables kept whole in memory (``array`` columns, se
 one, so a lookup gives a starting point near the target and the segment walks batch headers
 from there.
 
-File layouts (big-endian, no header, entries back to back)::
-
-    <base_offset>.index       8 bytes an entry
-        0  int32  relative offset   last offset of the indexed batch - segment base offset
-        4  int32  position          byte position of that batch in the .log file
-
-    <base_offset>.timeindex   12 bytes an entry
-        0  int64  timestamp         largest batch max timestamp seen up to this point
-        8  int32  relative offset   last offset of the batch that carried that timestamp
-
-Entries are strictly increasing in every column except the time index's offsets, which may
-repeat. These are Kafka's formats, so Kafka's tools can read Moldau's indexes.
+Both files are Kafka's formats (byte layouts in the class docstrings), so Kafka's tools can
+read Moldau's indexes.
 
 The files are not preallocated. Kafka sizes an index to ``segment.index.bytes`` up front
 because it memory-maps it, and trims it when the segment is closed; Moldau writes entries
@@ -35,6 +25,7 @@ owning segment is the only caller.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import operator
 import struct
 import sys
@@ -53,11 +44,11 @@ class CorruptIndexError(Exception):
     """An index file whose content cannot be right; the caller rebuilds it."""
 
 
-def _strictly_increasing(values: array) -> bool:  # type: ignore[type-arg]
+def _strictly_increasing(values: array[int]) -> bool:
     return all(map(operator.lt, values, islice(values, 1, None)))
 
 
-def _non_decreasing(values: array) -> bool:  # type: ignore[type-arg]
+def _non_decreasing(values: array[int]) -> bool:
     return all(map(operator.le, values, islice(values, 1, None)))
 
 
@@ -92,8 +83,16 @@ class _IndexFile:
         return data
 
     def _write_at(self, entry_index: int, data: bytes) -> None:
-        self.fs.pwrite(self._file(), data, entry_index * self.entry_size)
+        """Write entries from ``entry_index`` on; a failed write is cut back off the file
+        (best effort: a file left with a torn entry fails ``load`` and gets rebuilt)."""
+        fd, position = self._file(), entry_index * self.entry_size
         self._dirty = True
+        try:
+            self.fs.pwrite(fd, data, position)
+        except OSError:
+            with contextlib.suppress(OSError):
+                self.fs.truncate(fd, position)
+            raise
 
     def _truncate_file(self, entries: int) -> None:
         self.fs.truncate(self._file(), entries * self.entry_size)
@@ -121,8 +120,8 @@ class _IndexFile:
             self.fs.remove(self.path)
 
 
-def _to_big_endian_int32(data: bytes) -> array:  # type: ignore[type-arg]
-    values = array("i")
+def _to_big_endian_int32(data: bytes) -> array[int]:
+    values: array[int] = array("i")
     values.frombytes(data)
     if sys.byteorder == "little":
         values.byteswap()
@@ -130,7 +129,15 @@ def _to_big_endian_int32(data: bytes) -> array:  # type: ignore[type-arg]
 
 
 class OffsetIndex(_IndexFile):
-    """``offset → position`` for one segment. See the module docstring for the file layout."""
+    """``offset → position`` for one segment, in ``<base_offset>.index``.
+
+    File layout: entries back to back, no header, 8 bytes each, big-endian::
+
+        offset  size  field
+             0     4  relative offset   last offset of the indexed batch - segment base offset
+             4     4  position          byte position of that batch in the .log file
+
+    Both columns strictly increase from entry to entry."""
 
     entry_size = OFFSET_ENTRY.size
 
@@ -197,9 +204,9 @@ class OffsetIndex(_IndexFile):
 
     def truncate_entries(self, keep: int) -> None:
         if keep < len(self._rel):
-            self._truncate_file(keep)
             del self._rel[keep:]
             del self._pos[keep:]
+            self._truncate_file(keep)
 
     def replace(self, entries: list[tuple[int, int]]) -> None:
         """Make the index exactly ``entries`` (``(offset, position)`` in order), written in one go;
@@ -214,7 +221,16 @@ class OffsetIndex(_IndexFile):
 
 
 class TimeIndex(_IndexFile):
-    """``timestamp → offset`` for one segment. See the module docstring for the file layout."""
+    """``timestamp → offset`` for one segment, in ``<base_offset>.timeindex``.
+
+    File layout: entries back to back, no header, 12 bytes each, big-endian::
+
+        offset  size  field
+             0     8  timestamp         the segment's largest batch max timestamp so far
+             8     4  relative offset   last offset of the batch that carried it - base offset
+
+    Timestamps strictly increase (an entry is added only when the maximum grows); offsets
+    never decrease."""
 
     entry_size = TIME_ENTRY.size
 
@@ -286,9 +302,9 @@ class TimeIndex(_IndexFile):
 
     def truncate_entries(self, keep: int) -> None:
         if keep < len(self._ts):
-            self._truncate_file(keep)
             del self._ts[keep:]
             del self._rel[keep:]
+            self._truncate_file(keep)
 
     def replace(self, entries: list[tuple[int, int]]) -> None:
         """Make the index exactly ``entries`` (``(timestamp, offset)`` in order)."""

@@ -15,6 +15,7 @@ Synchronous and thread-agnostic: each call is one or a few system calls.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 
@@ -98,7 +99,7 @@ class FileSystem:
         """The whole content of a small file (checkpoints, metadata)."""
         fd = self.open(path, read_only=True)
         try:
-            chunks = []
+            chunks: list[bytes] = []
             position = 0
             while True:
                 chunk = self.pread(fd, 1 << 16, position)
@@ -132,10 +133,8 @@ class FileSystem:
         self.fsync_dir(os.path.dirname(path) or ".")
 
     def _discard(self, path: str) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.remove(path)
-        except OSError:
-            pass
 
 
 LOCAL = FileSystem()

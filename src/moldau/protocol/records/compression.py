@@ -137,7 +137,7 @@ def compress(codec: int, data: Buffer, *, level: int | None = None, xerial: bool
         return bytes(cramjam.zstd.compress(data, level=level))
     # lz4: independent blocks and no content checksum, the shape of Kafka's own lz4 writer.
     compressor = cramjam.lz4.Compressor(level=level, content_checksum=False, block_linked=False)
-    compressor.compress(data)
+    compressor.compress(data if isinstance(data, bytes) else bytes(data))  # it takes bytes only
     return bytes(compressor.finish())
 
 

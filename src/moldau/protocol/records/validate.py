@@ -55,6 +55,8 @@ import struct
 
 from moldau.protocol.errors import ErrorCode, KafkaError
 from moldau.protocol.records.batch import (
+    COMPRESSION_MASK,
+    CRC_START,
     HEADER_SIZE,
     LOG_OVERHEAD,
     MAGIC_OFFSET,
@@ -70,13 +72,14 @@ from moldau.protocol.records.compression import (
     CompressionError,
     DecompressedSizeError,
 )
-from moldau.protocol.records.records import Record, decode_records
+from moldau.protocol.records.records import decode_records
 
 CREATE_TIME = "CreateTime"
 LOG_APPEND_TIME = "LogAppendTime"
 
 LEGACY_MIN_BATCH_LENGTH = 14  # the smallest v0 message after its length field
 _MIN_ZSTD_PRODUCE_VERSION = 7
+_I16 = struct.Struct(">h")
 _I32 = struct.Struct(">i")
 _I64 = struct.Struct(">q")
 
@@ -122,7 +125,7 @@ def validate_produce(
             ErrorCode.INVALID_RECORD, f"record batch has magic {magic}; produce accepts only magic 2"
         )
     if size >= HEADER_SIZE:
-        codec = _I32.unpack_from(buf, 19)[0] & 0x07  # attributes are the low half of bytes 19-22
+        codec = _I16.unpack_from(buf, CRC_START)[0] & COMPRESSION_MASK
         if api_version is not None and api_version < _MIN_ZSTD_PRODUCE_VERSION and codec == Compression.ZSTD:
             raise KafkaError(
                 ErrorCode.UNSUPPORTED_COMPRESSION_TYPE,
@@ -144,9 +147,11 @@ def validate_produce(
             f"record batch of {size} bytes exceeds max.message.bytes {max_message_bytes}",
         )
     if size < HEADER_SIZE:
-        raise KafkaError(ErrorCode.CORRUPT_MESSAGE, f"record batch of {size} bytes is shorter than its header")
+        raise KafkaError(
+            ErrorCode.CORRUPT_MESSAGE, f"record batch of {size} bytes is shorter than its header"
+        )
     h = unpack_header(buf, 0)
-    if crc32c(buf[17 + 4 : size]) != h.crc:
+    if crc32c(buf[CRC_START:size]) != h.crc:
         raise KafkaError(ErrorCode.CORRUPT_MESSAGE, f"record batch CRC mismatch (stored {h.crc})")
     if h.compression > Compression.ZSTD:
         raise KafkaError(ErrorCode.INVALID_RECORD, f"unknown compression codec id {h.compression}")
@@ -263,10 +268,13 @@ def _check_records(
     errors: list[tuple[int, str]] = []
     bad_timestamp = False
     for index, record in enumerate(records):
-        message = _record_error(record, h, compacted, timestamp_type, low, high)
+        if compacted and record.key is None:
+            errors.append((index, "a compacted topic needs a key on every record"))
+            continue
+        message = _timestamp_error(record.timestamp, h.log_append_time, timestamp_type, low, high)
         if message is not None:
             errors.append((index, message))
-            bad_timestamp = bad_timestamp or not message.startswith(_NO_KEY)
+            bad_timestamp = True
     if not errors:
         return
     if bad_timestamp:
@@ -275,14 +283,3 @@ def _check_records(
         )
     shown = "; ".join(f"record {i}: {m}" for i, m in errors[:3])
     raise RecordValidationError(ErrorCode.INVALID_RECORD, f"{len(errors)} records rejected ({shown})", errors)
-
-
-_NO_KEY = "compacted topics need a key"
-
-
-def _record_error(
-    record: Record, h: BatchHeader, compacted: bool, timestamp_type: str, low: int, high: int
-) -> str | None:
-    if compacted and record.key is None:
-        return f"{_NO_KEY} on every record"
-    return _timestamp_error(record.timestamp, h.log_append_time, timestamp_type, low, high)

@@ -1,0 +1,417 @@
+"""The broker's configuration: loading, typed access, and DescribeConfigs for a BROKER.
+
+A :class:`BrokerConfig` is built once at startup from a Kafka-style ``server.properties``
+file with command-line overrides on top (:meth:`BrokerConfig.load`) and is immutable
+afterwards; everything reading it may hold on to it.
+
+Loading is strict where Kafka is lenient. Kafka logs a warning for a key it does not know and
+carries on; Moldau refuses to start, naming the key, because a setting that silently does
+nothing (a typo, a feature Moldau lacks) is worse than an error. KRaft settings
+(``process.roles``, ``controller.*``) get their own explanation: Moldau has no KRaft
+controller, a single node keeps its metadata in its data directory and a cluster coordinates
+through ZooKeeper.
+
+Layers and synonyms
+-------------------
+Kafka reports a broker value from one of these layers, most specific first:
+``DYNAMIC_BROKER_CONFIG``, ``DYNAMIC_DEFAULT_BROKER_CONFIG``, ``STATIC_BROKER_CONFIG`` (the
+properties file and overrides) and ``DEFAULT_CONFIG``. Moldau has no dynamic broker configs
+yet, so only the last two exist; :meth:`BrokerConfig._layers` is where dynamic ones would go.
+
+Some settings have several names. ``log.retention.ms`` beats ``log.retention.minutes``, which
+beats ``log.retention.hours``; ``log.roll.ms`` beats ``log.roll.hours`` (likewise for the
+jitter); ``log.flush.interval.ms`` falls back to ``log.flush.scheduler.interval.ms``;
+``log.dirs`` beats ``log.dir``; ``node.id`` and ``broker.id`` are one setting (giving one sets
+both, as Kafka does, and giving both with different values is an error). The typed
+properties (:attr:`BrokerConfig.log_retention_ms`, ...) return the resolved values;
+:meth:`BrokerConfig.get` returns each name's own value.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from moldau.config.broker_defs import BROKER_CONFIGS
+from moldau.config.defs import (
+    ConfigError,
+    ConfigSource,
+    DescribedConfig,
+    DescribedSynonym,
+    UnknownConfigError,
+)
+from moldau.config.properties import PropertiesError, load_properties
+from moldau.config.topic import TOPIC_CONFIG_SYNONYMS, TOPIC_CONFIGS
+
+__all__ = ["BROKER_CONFIGS", "UNSUPPORTED", "BrokerConfig", "broker_config_synonyms"]
+
+_KRAFT = (
+    "Moldau has no KRaft controller: a single node keeps its metadata in its data directory "
+    "and a cluster coordinates through ZooKeeper. Remove the KRaft settings (process.roles, "
+    "controller.*) from the configuration"
+)
+
+UNSUPPORTED: dict[str, str] = {
+    "process.roles": _KRAFT,
+    "controller.listener.names": _KRAFT,
+    "controller.quorum.voters": _KRAFT,
+    "controller.quorum.bootstrap.servers": _KRAFT,
+    "metadata.log.dir": _KRAFT,
+}
+"""Kafka broker configs that Moldau rejects with a specific explanation. Any other key
+starting with ``controller.quorum.`` is treated like ``controller.quorum.voters``."""
+
+# Groups of broker names that set the same thing, highest precedence first; a name is only
+# ever in one group (Kafka's DynamicBrokerConfig.brokerConfigSynonyms).
+_SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("log.roll.ms", "log.roll.hours"),
+    ("log.roll.jitter.ms", "log.roll.jitter.hours"),
+    ("log.retention.ms", "log.retention.minutes", "log.retention.hours"),
+)
+
+_DEFAULT_STRINGS: dict[str, str] = {
+    name: text for name, d in BROKER_CONFIGS.items() if (text := d.to_string(d.default)) is not None
+}
+_COMMA_LIST = re.compile(r"\s*,\s*")
+
+
+def broker_config_synonyms(name: str) -> list[str]:
+    """The broker names that set the same value as ``name``, highest precedence first.
+
+    As in Kafka, ``log.flush.interval.ms`` lists its fallback
+    ``log.flush.scheduler.interval.ms`` but not the other way round.
+    """
+    if name == "log.flush.interval.ms":
+        return ["log.flush.interval.ms", "log.flush.scheduler.interval.ms"]
+    for group in _SYNONYM_GROUPS:
+        if name in group:
+            return list(group)
+    return [name]
+
+
+class BrokerConfig:
+    """One broker's settings: the explicitly set ones as given, every one typed.
+
+    ``BrokerConfig()`` is a broker with every default; ``BrokerConfig({"num.partitions": "3"})``
+    sets one key. Construction validates everything and raises :class:`ConfigError` (or
+    :class:`UnknownConfigError`) naming the offending key.
+    """
+
+    __slots__ = ("_explicit", "_log_defaults", "_static", "_values")
+
+    def __init__(self, settings: Mapping[str, str] | None = None) -> None:
+        explicit = dict(settings or {})
+        for key, raw in explicit.items():
+            _check_key(key, raw)
+        values = {name: d.default for name, d in BROKER_CONFIGS.items()}
+        for key, raw in explicit.items():
+            values[key] = BROKER_CONFIGS[key].parse(raw)
+        static = dict(explicit)
+        _resolve_node_id(static, values)
+        self._explicit = explicit
+        self._static = static
+        self._values = values
+        self._log_defaults = self._derive_log_defaults()
+        self._check_consistency()
+
+    @classmethod
+    def load(
+        cls, properties_path: str | Path | None, overrides: Mapping[str, str] | None = None
+    ) -> BrokerConfig:
+        """Read ``properties_path`` (if given), apply ``overrides`` on top, and validate.
+
+        ``OSError`` from reading the file passes through; a file that does not parse, or
+        does not decode as UTF-8, raises :class:`ConfigError`.
+        """
+        settings: dict[str, str] = {}
+        if properties_path is not None:
+            try:
+                settings = load_properties(properties_path)
+            except (PropertiesError, UnicodeDecodeError) as e:
+                raise ConfigError(
+                    str(properties_path), None, str(e), message=f"{properties_path}: {e}"
+                ) from e
+        settings.update(overrides or {})
+        return cls(settings)
+
+    # --- access --------------------------------------------------------------------------
+
+    def get(self, name: str) -> Any:
+        """The typed value of broker config ``name`` (``None`` when unset without default)."""
+        try:
+            return self._values[name]
+        except KeyError:
+            raise KeyError(f"{name} is not a broker config") from None
+
+    def is_set(self, name: str) -> bool:
+        """Whether ``name`` was given in the properties file or the overrides."""
+        return name in self._explicit
+
+    def sources(self) -> dict[str, ConfigSource]:
+        """The explicitly set keys, each with its source (``STATIC_BROKER_CONFIG``)."""
+        return dict.fromkeys(self._explicit, ConfigSource.STATIC_BROKER_CONFIG)
+
+    def settings(self) -> dict[str, str]:
+        """The explicitly set keys with their text as given."""
+        return dict(self._explicit)
+
+    def default_log_config(self) -> dict[str, Any]:
+        """Every topic config's typed value for a topic without overrides on this broker.
+
+        Topic configs with broker synonyms take the first synonym that has a value (set or
+        defaulted), converted to the topic config's unit; the others take their own default.
+        """
+        return dict(self._log_defaults)
+
+    @property
+    def node_id(self) -> int:
+        return int(self._values["node.id"])
+
+    @property
+    def broker_id(self) -> int:
+        return int(self._values["broker.id"])
+
+    @property
+    def listeners(self) -> list[str]:
+        """``listeners`` split into its entries, e.g. ``["PLAINTEXT://127.0.0.1:9092"]``."""
+        return _split(self._values["listeners"])
+
+    @property
+    def advertised_listeners(self) -> list[str]:
+        """``advertised.listeners`` split into entries, or :attr:`listeners` when unset."""
+        advertised = self._values["advertised.listeners"]
+        return self.listeners if advertised is None else _split(advertised)
+
+    @property
+    def listener_security_protocol_map(self) -> dict[str, str]:
+        """Listener name to security protocol, both upper case."""
+        pairs = (entry.split(":", 1) for entry in _split(self._values["listener.security.protocol.map"]))
+        return {name.upper(): protocol.upper() for name, protocol in pairs}
+
+    @property
+    def log_dirs(self) -> list[str]:
+        """The data directories: ``log.dirs`` if set, else ``log.dir``."""
+        dirs = self._values["log.dirs"]
+        return _split(self._values["log.dir"] if dirs is None else dirs)
+
+    @property
+    def log_retention_ms(self) -> int:
+        """Resolved retention (ms > minutes > hours), -1 for unlimited."""
+        return int(self._log_defaults["retention.ms"])
+
+    @property
+    def log_roll_ms(self) -> int:
+        return int(self._log_defaults["segment.ms"])
+
+    @property
+    def log_roll_jitter_ms(self) -> int:
+        return int(self._log_defaults["segment.jitter.ms"])
+
+    @property
+    def log_flush_interval_ms(self) -> int:
+        return int(self._log_defaults["flush.ms"])
+
+    @property
+    def num_partitions(self) -> int:
+        return int(self._values["num.partitions"])
+
+    @property
+    def default_replication_factor(self) -> int:
+        return int(self._values["default.replication.factor"])
+
+    @property
+    def auto_create_topics_enable(self) -> bool:
+        return bool(self._values["auto.create.topics.enable"])
+
+    @property
+    def delete_topic_enable(self) -> bool:
+        return bool(self._values["delete.topic.enable"])
+
+    @property
+    def message_max_bytes(self) -> int:
+        return int(self._values["message.max.bytes"])
+
+    @property
+    def socket_request_max_bytes(self) -> int:
+        return int(self._values["socket.request.max.bytes"])
+
+    # --- DescribeConfigs -----------------------------------------------------------------
+
+    def describe(
+        self, include_synonyms: bool, include_docs: bool = False, keys: Iterable[str] | None = None
+    ) -> list[DescribedConfig]:
+        """DescribeConfigs for this broker's own BROKER resource, sorted by config name.
+
+        Every config is read-only: Moldau has no dynamic broker configs. ``keys`` None or
+        empty asks for all; unknown names are left out.
+        """
+        wanted = set(keys) if keys else None
+        result: list[DescribedConfig] = []
+        for name in sorted(BROKER_CONFIGS):
+            if wanted is not None and name not in wanted:
+                continue
+            definition = BROKER_CONFIGS[name]
+            chain = self.synonym_chain(name, broker_config_synonyms(name), definition.sensitive)
+            result.append(
+                DescribedConfig(
+                    name=name,
+                    value=None if definition.sensitive else definition.to_string(self._values[name]),
+                    read_only=True,
+                    source=chain[0].source if chain else ConfigSource.DEFAULT_CONFIG,
+                    sensitive=definition.sensitive,
+                    synonyms=chain if include_synonyms else [],
+                    type=definition.type,
+                    doc=definition.doc if include_docs else None,
+                )
+            )
+        return result
+
+    def synonym_chain(self, name: str, synonyms: Sequence[str], sensitive: bool) -> list[DescribedSynonym]:
+        """Where ``name``'s value could come from, as Kafka reports it (``configSynonyms``).
+
+        Walks the layers from most to least specific and, within each layer, ``synonyms`` in
+        precedence order, collecting every one that has a value there. Then, like Kafka,
+        drops entries up to the first one named ``name``; so when ``name`` itself has a value
+        nowhere the chain is empty even if a lower synonym is set.
+        """
+        chain = [
+            DescribedSynonym(synonym, None if sensitive else layer[synonym], source)
+            for source, layer in self._layers()
+            for synonym in synonyms
+            if synonym in layer
+        ]
+        for position, entry in enumerate(chain):
+            if entry.name == name:
+                return chain[position:]
+        return []
+
+    def _layers(self) -> list[tuple[ConfigSource, Mapping[str, str]]]:
+        return [
+            (ConfigSource.STATIC_BROKER_CONFIG, self._static),
+            (ConfigSource.DEFAULT_CONFIG, _DEFAULT_STRINGS),
+        ]
+
+    # --- construction helpers ------------------------------------------------------------
+
+    def _derive_log_defaults(self) -> dict[str, Any]:
+        derived: dict[str, Any] = {}
+        for topic_name, definition in TOPIC_CONFIGS.items():
+            value, source = definition.default, None
+            for synonym in TOPIC_CONFIG_SYNONYMS.get(topic_name, ()):
+                if self._values[synonym.name] is not None:
+                    source = synonym.name
+                    value = self._values[synonym.name]
+                    if synonym.factor != 1:
+                        value *= synonym.factor
+                    break
+            if topic_name == "retention.ms" and value < 0:
+                value = -1
+            if source is not None:
+                try:
+                    definition.validate(value)
+                except ConfigError as e:
+                    raise ConfigError(
+                        source,
+                        self._static.get(source, value),
+                        f"{e.reason} (as the default of the topic config {topic_name})",
+                    ) from None
+            derived[topic_name] = value
+        return derived
+
+    def _check_consistency(self) -> None:
+        retention = self._log_defaults["retention.ms"]
+        if retention == 0:
+            key = next(
+                (s.name for s in TOPIC_CONFIG_SYNONYMS["retention.ms"] if self._values[s.name] is not None),
+                "log.retention.ms",
+            )
+            raise ConfigError(
+                key, self._static.get(key, 0), "retention must be -1 (unlimited) or at least 1 ms"
+            )
+        if not self.log_dirs:
+            key = "log.dirs" if self._values["log.dirs"] is not None else "log.dir"
+            raise ConfigError(key, self._static.get(key, ""), "at least one log directory is needed")
+        protocols = self.listener_security_protocol_map
+        names: list[str] = []
+        for entry in self.listeners:
+            name = entry.split("://", 1)[0].upper()
+            if name in names:
+                raise ConfigError(
+                    "listeners", self._values["listeners"], f"listener name {name} is used twice"
+                )
+            if name not in protocols:
+                raise ConfigError(
+                    "listeners",
+                    self._values["listeners"],
+                    f"no security protocol for listener {name} in listener.security.protocol.map",
+                )
+            names.append(name)
+        if self._values["advertised.listeners"] is not None:
+            for entry in self.advertised_listeners:
+                name, _, address = entry.partition("://")
+                if name.upper() not in names:
+                    raise ConfigError(
+                        "advertised.listeners",
+                        self._values["advertised.listeners"],
+                        f"listener {name.upper()} is not among the listeners",
+                    )
+                if address.startswith("0.0.0.0:"):
+                    raise ConfigError(
+                        "advertised.listeners",
+                        self._values["advertised.listeners"],
+                        "clients cannot connect to the wildcard address 0.0.0.0; advertise a real host",
+                    )
+
+    def __repr__(self) -> str:
+        shown = {k: ("[hidden]" if BROKER_CONFIGS[k].sensitive else v) for k, v in self._explicit.items()}
+        return f"BrokerConfig({shown!r})"
+
+
+def _check_key(key: str, raw: str) -> None:
+    if key in BROKER_CONFIGS:
+        return
+    reason = UNSUPPORTED.get(key) or (_KRAFT if key.startswith("controller.quorum.") else None)
+    if reason is not None:
+        raise UnknownConfigError(key, raw, reason, message=f"Unsupported broker config {key}: {reason}.")
+    hint = ""
+    if key in TOPIC_CONFIG_SYNONYMS:
+        hint = f" ({key} is a topic config; its broker-wide default is {TOPIC_CONFIG_SYNONYMS[key][0].name})"
+    elif key in TOPIC_CONFIGS:
+        hint = f" ({key} is a topic config without a broker-wide default; set it on the topics)"
+    else:
+        close = difflib.get_close_matches(key, BROKER_CONFIGS, n=1, cutoff=0.8)
+        if close:
+            hint = f" (did you mean {close[0]}?)"
+    raise UnknownConfigError(
+        key,
+        raw,
+        "unknown",
+        message=(
+            f"Unknown broker config {key}{hint}. Moldau refuses settings it does not "
+            "understand: remove it from the properties file or the overrides."
+        ),
+    )
+
+
+def _resolve_node_id(static: dict[str, str], values: dict[str, Any]) -> None:
+    """Make node.id and broker.id one setting: copy whichever was given to the other."""
+    if "node.id" in static and "broker.id" in static:
+        if values["node.id"] != values["broker.id"]:
+            raise ConfigError(
+                "broker.id",
+                static["broker.id"],
+                f"must equal node.id ({values['node.id']}) when both are set",
+            )
+    elif "node.id" in static:
+        static["broker.id"] = static["node.id"]
+        values["broker.id"] = values["node.id"]
+    elif "broker.id" in static:
+        static["node.id"] = static["broker.id"]
+        values["node.id"] = values["broker.id"]
+
+
+def _split(text: str) -> list[str]:
+    return [entry for entry in _COMMA_LIST.split(text.strip()) if entry]

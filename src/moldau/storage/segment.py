@@ -1,0 +1,457 @@
+"""One segment of a partition log: a ``.log`` file of record batches and its two indexes.
+
+A segment covers the offsets from its base offset up to the next segment's base offset. Its
+three files are named by the base offset padded to 20 digits (``00000000000000001234.log``,
+``.index``, ``.timeindex``); ``LogSegment`` describes the ``.log`` layout, index.py the
+other two.
+
+Only the active (last) segment is appended to. Appends go to the end of the file with one
+``pwrite``; after every ``index.interval.bytes`` of batches the next batch gets an offset-index
+entry and, if the segment's max timestamp grew, a time-index entry. When the segment stops
+being active its final max timestamp is added to the time index, so a closed segment's
+largest timestamp is the time index's last entry and needs no scan.
+
+Reads never load the file: an offset is found by a floor lookup in the offset index followed
+by a walk over batch headers (a small ``pread`` window), and the data of a fetch is read with
+one ``pread``. Indexes are read lazily on first use; a missing or inconsistent index is rebuilt
+from the batch headers.
+
+Not safe to share: the owning ``PartitionLog`` calls it from one thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
+
+from moldau.protocol.records.batch import BatchHeader, crc_ok
+from moldau.storage.batch_reader import InvalidBatch, read_header, walk_batches, whole_batches_length
+from moldau.storage.config import LogConfig
+from moldau.storage.index import INT32_MAX, CorruptIndexError, OffsetIndex, TimeIndex
+from moldau.storage.timestamp_search import first_record_at_or_after, needs_records
+from moldau.util.fs import FileSystem
+
+log = logging.getLogger(__name__)
+
+LOG_SUFFIX = ".log"
+INDEX_SUFFIX = ".index"
+TIME_INDEX_SUFFIX = ".timeindex"
+DELETED_SUFFIX = ".deleted"
+
+
+def segment_file_name(base_offset: int, suffix: str) -> str:
+    return f"{base_offset:020d}{suffix}"
+
+
+class SegmentRead(NamedTuple):
+    position: int
+    data: bytes
+
+
+class RecoveryResult(NamedTuple):
+    valid_bytes: int
+    truncated_bytes: int
+    next_offset: int | None  # None when no valid batch remains
+    reason: str | None  # why the walk stopped early, None when the whole file was valid
+
+
+class LogSegment:
+    """One segment; create with ``LogSegment.create`` or ``LogSegment.open``.
+
+    ``<base_offset>.log`` layout: v2 record batches back to back, nothing else (no file
+    header, no padding, no trailer)::
+
+        position 0            batch (61-byte header + records, see batch.py)
+        position 0 + size_0   batch
+        ...                   up to the segment's size
+
+    Each batch is byte for byte what the producer sent except the header fields the log
+    assigns: base_offset (bytes 0-7), partition_leader_epoch (12-15) and, for LogAppendTime
+    topics, attributes (21-22), max_timestamp (35-42) and the CRC (17-20) over them. Base
+    offsets strictly increase and every offset is within 2^31 - 1 of the segment's base."""
+
+    def __init__(
+        self, fs: FileSystem, directory: str, base_offset: int, config: LogConfig, *, size: int, now_ms: int
+    ):
+        self.fs = fs
+        self.directory = directory
+        self.base_offset = base_offset
+        self.size = size
+        self.index_interval_bytes = config.index_interval_bytes
+        self.roll_jitter_ms = 0
+        self.log_path = self._path(LOG_SUFFIX)
+        self.offset_index = OffsetIndex(fs, self._path(INDEX_SUFFIX), base_offset, config.segment_index_bytes)
+        self.time_index = TimeIndex(
+            fs, self._path(TIME_INDEX_SUFFIX), base_offset, config.segment_index_bytes
+        )
+        self.bytes_since_last_index_entry = 0
+        self.created_ms = now_ms
+        self.rolling_base_ms: int | None = None  # see time_waited_for_roll
+        self._max_ts: int | None = None  # None until known (lazily, from the time index)
+        self._offset_of_max_ts = -1
+        self._fd: int | None = None
+        self._dirty = False
+        self.broken = False
+
+    def _path(self, suffix: str) -> str:
+        return os.path.join(self.directory, segment_file_name(self.base_offset, suffix))
+
+    @classmethod
+    def create(
+        cls, fs: FileSystem, directory: str, base_offset: int, config: LogConfig, now_ms: int
+    ) -> LogSegment:
+        """A new empty segment; its three files exist (empty) when this returns. Existing files
+        of the same name are emptied. Draws the segment's ``segment.jitter.ms`` share."""
+        seg = cls(fs, directory, base_offset, config, size=0, now_ms=now_ms)
+        bound = min(config.segment_jitter_ms, config.segment_ms)
+        seg.roll_jitter_ms = random.randrange(bound) if bound > 0 else 0
+        fs.truncate(seg._log(), 0)
+        seg.offset_index.replace([])
+        seg.time_index.replace([])
+        seg._max_ts = -1
+        return seg
+
+    @classmethod
+    def open(
+        cls, fs: FileSystem, directory: str, base_offset: int, config: LogConfig, now_ms: int
+    ) -> LogSegment:
+        """An existing segment, taking the file's size as its valid size. Nothing is read; the
+        caller recovers the segment or loads its tail."""
+        size = fs.path_size(os.path.join(directory, segment_file_name(base_offset, LOG_SUFFIX)))
+        return cls(fs, directory, base_offset, config, size=size, now_ms=now_ms)
+
+    def has_index_files(self) -> bool:
+        return self.fs.exists(self.offset_index.path) and self.fs.exists(self.time_index.path)
+
+    # -- files -------------------------------------------------------------------------------
+
+    def _log(self) -> int:
+        if self._fd is None:
+            self._fd = self.fs.open(self.log_path, create=True)
+        return self._fd
+
+    def _ensure_indexes(self) -> None:
+        """Load both indexes on first use; rebuild them from the batches if either is bad."""
+        if self.offset_index.loaded and self.time_index.loaded:
+            return
+        try:
+            if not self.has_index_files():
+                raise CorruptIndexError("index file missing")
+            self.offset_index.load(self.size)
+            self.time_index.load()
+            if self.size == 0 and (len(self.offset_index) or len(self.time_index)):
+                raise CorruptIndexError("entries in an empty segment")
+        except CorruptIndexError as e:
+            log.warning("Rebuilding indexes of %s: %s", self.log_path, e)
+            self.rebuild_indexes()
+
+    # -- appending ---------------------------------------------------------------------------
+
+    def append(
+        self, data: bytes | bytearray | memoryview, batches: Sequence[tuple[int, BatchHeader]], now_ms: int
+    ) -> None:
+        """Write ``data`` (whole batches, offsets already assigned) at the end of the segment.
+        ``batches`` holds each batch's position within ``data`` and its header. On any error
+        the segment is left exactly as before (file truncated back, index entries dropped)
+        and the error is re-raised."""
+        if not batches:
+            return
+        self._ensure_indexes()
+        max_ts, offset_of_max = self.max_timestamp_and_offset()
+        start = self.size
+        index_len, time_len = len(self.offset_index), len(self.time_index)
+        since = self.bytes_since_last_index_entry
+        try:
+            self.fs.pwrite(self._log(), data, start)
+            self._dirty = True
+            for pos, h in batches:
+                if h.max_timestamp > max_ts:
+                    max_ts, offset_of_max = h.max_timestamp, h.last_offset
+                if since > self.index_interval_bytes:
+                    self.offset_index.append(h.last_offset, start + pos)
+                    self.time_index.maybe_append(max_ts, offset_of_max)
+                    since = 0
+                since += h.size
+        except BaseException:
+            self._roll_back(start, index_len, time_len)
+            raise
+        self.size = start + len(data)
+        self.bytes_since_last_index_entry = since
+        self._max_ts, self._offset_of_max_ts = max_ts, offset_of_max
+        if self.rolling_base_ms is None:
+            self.rolling_base_ms = now_ms
+
+    def _roll_back(self, size: int, index_len: int, time_len: int) -> None:
+        """Undo a failed append. The in-memory state is restored first, so reads stay right even
+        when the files cannot be cut back; then the segment is marked ``broken`` (its files
+        hold bytes past its size) and the log refuses further appends."""
+        for undo in (
+            lambda: self.offset_index.truncate_entries(index_len),
+            lambda: self.time_index.truncate_entries(time_len),
+            lambda: self.fs.truncate(self._log(), size),
+        ):
+            try:
+                undo()
+            except OSError:
+                log.exception("Could not undo a failed append to %s", self.log_path)
+                self.broken = True
+
+    # -- timestamps --------------------------------------------------------------------------
+
+    def max_timestamp_and_offset(self) -> tuple[int, int]:
+        """The largest batch max timestamp in the segment and the last offset of its batch;
+        ``(-1, -1)`` for a segment without timestamps."""
+        if self._max_ts is None:
+            self._ensure_indexes()
+            ts, offset = self.time_index.last_entry()
+            self._max_ts, self._offset_of_max_ts = ts, (offset if ts >= 0 else -1)
+        return self._max_ts, self._offset_of_max_ts
+
+    @property
+    def largest_timestamp(self) -> int:
+        return self.max_timestamp_and_offset()[0]
+
+    def time_waited_for_roll(self, now_ms: int) -> int:
+        """How long this segment has been taking appends, for ``segment.ms``. Measured from the
+        first append in this process; for a segment loaded from disk, from its first batch's
+        max timestamp (the append time for LogAppendTime topics), falling back to when it was
+        opened."""
+        if self.size == 0:
+            return 0
+        if self.rolling_base_ms is None:
+            first = read_header(self.fs, self._log(), 0)
+            self.rolling_base_ms = first.max_timestamp if first.max_timestamp >= 0 else self.created_ms
+        return now_ms - self.rolling_base_ms
+
+    def finalize_time_index(self) -> None:
+        """Record the final max timestamp in the time index (called when the segment stops
+        being active, and on close) so that loading it later needs no scan."""
+        if self._max_ts is None or not self.time_index.loaded or self._max_ts < 0:
+            return
+        self.time_index.maybe_append(self._max_ts, self._offset_of_max_ts, skip_full_check=True)
+
+    # -- walking batches ---------------------------------------------------------------------
+
+    def walk(
+        self,
+        position: int,
+        end: int | None = None,
+        *,
+        with_data: bool = False,
+        max_batch_bytes: int | None = None,
+    ) -> Iterator[tuple[int, BatchHeader, memoryview | None]]:
+        """The batches from ``position`` to ``end`` (default: the segment's size); see
+        ``batch_reader.walk_batches``."""
+        end = self.size if end is None else end
+        return walk_batches(
+            self.fs, self._log(), position, end, with_data=with_data, max_batch_bytes=max_batch_bytes
+        )
+
+    def translate_offset(self, offset: int) -> tuple[int, BatchHeader] | None:
+        """Position and header of the first batch whose last offset is >= ``offset``, or None
+        when the segment ends before it."""
+        self._ensure_indexes()
+        for pos, h, _ in self.walk(self.offset_index.lookup(offset)[1]):
+            if h.last_offset >= offset:
+                return pos, h
+        return None
+
+    def load_tail(self) -> int | None:
+        """Walk the batches after the last offset-index entry: returns the next offset of the
+        segment (None if it is empty) and completes the max timestamp from the batches the
+        time index has not seen. Reads only the segment's tail."""
+        self._ensure_indexes()
+        max_ts, offset_of_max = self.max_timestamp_and_offset()
+        position = self.offset_index.last_entry()[1]
+        next_offset = None
+        for _, h, _ in self.walk(position):
+            next_offset = h.next_offset
+            if h.max_timestamp > max_ts:
+                max_ts, offset_of_max = h.max_timestamp, h.last_offset
+        self._max_ts, self._offset_of_max_ts = max_ts, offset_of_max
+        self.bytes_since_last_index_entry = self.size - position
+        return next_offset
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def read(
+        self, offset: int, max_bytes: int, max_position: int | None = None, *, min_one: bool
+    ) -> SegmentRead | None:
+        """Whole batches starting with the one that holds ``offset``, at most ``max_bytes`` of
+        them and none at or past ``max_position`` (a batch boundary). When the first batch alone
+        is larger than ``max_bytes`` it is returned whole if ``min_one``, otherwise the data is
+        empty. None when no batch of this segment reaches ``offset`` before ``max_position``."""
+        found = self.translate_offset(offset)
+        if found is None:
+            return None
+        position, first = found
+        limit = (self.size if max_position is None else min(max_position, self.size)) - position
+        if limit < first.size:
+            return None
+        if first.size > max_bytes:
+            data = self.fs.pread(self._log(), first.size, position) if min_one else b""
+            return SegmentRead(position, data)
+        buf = self.fs.pread(self._log(), min(max_bytes, limit), position)
+        end = whole_batches_length(buf)
+        return SegmentRead(position, buf if end == len(buf) else buf[:end])
+
+    def find_offset_by_timestamp(self, timestamp: int, start_offset: int) -> tuple[int, int] | None:
+        """``(offset, timestamp)`` of the first record at or after ``start_offset`` whose
+        timestamp is >= ``timestamp``, or None when the segment has none. See timestamp_search.py
+        for how exact the record is."""
+        self._ensure_indexes()
+        ts_offset = self.time_index.lookup(timestamp)[1]
+        position = self.offset_index.lookup(max(ts_offset, start_offset))[1]
+        for pos, h, _ in self.walk(position):
+            if h.last_offset >= start_offset and h.max_timestamp >= timestamp:
+                batch = self.fs.pread(self._log(), h.size, pos) if needs_records(h) else b""
+                return first_record_at_or_after(batch, h, timestamp, start_offset)
+        return None
+
+    # -- recovery and truncation -------------------------------------------------------------
+
+    def recover(self, max_message_bytes: int) -> RecoveryResult:
+        """Check every batch from the start of the file: the header parses, the batch fits in
+        the file and in ``max_message_bytes``, the CRC matches, offsets only grow and stay within
+        reach of the base offset. Everything from the first bad batch on is cut off. Both
+        indexes are rebuilt from the valid batches."""
+        file_size = self.fs.size(self._log())
+        builder = _IndexBuilder(self)
+        next_offset: int | None = None
+        reason = None
+        try:
+            for pos, h, data in self.walk(0, file_size, with_data=True, max_batch_bytes=max_message_bytes):
+                assert data is not None
+                if not crc_ok(data, 0, h):
+                    raise InvalidBatch(pos, "CRC mismatch")
+                if h.base_offset < (self.base_offset if next_offset is None else next_offset):
+                    raise InvalidBatch(pos, f"base offset {h.base_offset} goes backwards")
+                if h.last_offset - self.base_offset > INT32_MAX:
+                    raise InvalidBatch(pos, f"offset {h.last_offset} is out of reach of the segment base")
+                builder.add(pos, h)
+                next_offset = h.next_offset
+        except InvalidBatch as e:
+            reason = e.reason
+        if file_size > builder.valid_bytes:
+            self.fs.truncate(self._log(), builder.valid_bytes)
+            self._dirty = True
+        builder.install()
+        return RecoveryResult(builder.valid_bytes, file_size - builder.valid_bytes, next_offset, reason)
+
+    def rebuild_indexes(self) -> None:
+        """Rebuild both indexes from the batch headers (no CRC check, no truncation)."""
+        builder = _IndexBuilder(self)
+        for pos, h, _ in self.walk(0):
+            builder.add(pos, h)
+        builder.install()
+
+    def truncate_to(self, offset: int) -> int:
+        """Remove every batch whose last offset is >= ``offset``; returns the bytes removed."""
+        found = self.translate_offset(offset)
+        if found is None:
+            return 0
+        position = found[0]
+        removed = self.size - position
+        self.offset_index.truncate_to(offset)
+        self.time_index.truncate_to(offset)
+        self.fs.truncate(self._log(), position)
+        self._dirty = True
+        self.size = position
+        self.bytes_since_last_index_entry = 0
+        if position == 0:
+            self.rolling_base_ms = None
+        self._recompute_max_timestamp()
+        return removed
+
+    def _recompute_max_timestamp(self) -> None:
+        ts, offset = self.time_index.last_entry()
+        max_ts, offset_of_max = (ts, offset) if ts >= 0 else (-1, -1)
+        start = self.offset_index.lookup(offset)[1] if ts >= 0 else 0
+        for _, h, _ in self.walk(start):
+            if h.max_timestamp > max_ts:
+                max_ts, offset_of_max = h.max_timestamp, h.last_offset
+        self._max_ts, self._offset_of_max_ts = max_ts, offset_of_max
+
+    # -- durability and lifecycle ------------------------------------------------------------
+
+    def flush(self) -> None:
+        if self._dirty and self._fd is not None:
+            self.fs.fsync(self._fd)
+            self._dirty = False
+        self.offset_index.flush()
+        self.time_index.flush()
+
+    def close(self) -> None:
+        """Finish the time index and release the descriptors (no fsync; see ``flush``)."""
+        try:
+            self.finalize_time_index()
+        finally:
+            if self._fd is not None:
+                fd, self._fd = self._fd, None
+                self.fs.close(fd)
+            self.offset_index.close()
+            self.time_index.close()
+
+    def delete(self) -> None:
+        """Rename the three files to ``*.deleted``, then remove them. A crash in between leaves
+        only ``.deleted`` files, which loading removes."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            self.fs.close(fd)
+        paths = []
+        if self.fs.exists(self.log_path):
+            self.fs.rename(self.log_path, self.log_path + DELETED_SUFFIX)
+            paths.append(self.log_path + DELETED_SUFFIX)
+        for index in (self.offset_index, self.time_index):
+            index.close()
+            original = index.path
+            index.rename(original + DELETED_SUFFIX)
+            paths.append(index.path)
+        for path in paths:
+            if self.fs.exists(path):
+                self.fs.remove(path)
+
+    def __repr__(self) -> str:
+        return f"LogSegment(base_offset={self.base_offset}, size={self.size})"
+
+
+class _IndexBuilder:
+    """Collects the index entries that appending the walked batches would have written (same
+    interval rule as ``LogSegment.append``), then installs them in one write per index."""
+
+    def __init__(self, segment: LogSegment) -> None:
+        self.segment = segment
+        self.index: list[tuple[int, int]] = []
+        self.times: list[tuple[int, int]] = []
+        self.max_ts = -1
+        self.offset_of_max = -1
+        self.since = 0
+        self.valid_bytes = 0
+
+    def add(self, position: int, h: BatchHeader) -> None:
+        if h.max_timestamp > self.max_ts:
+            self.max_ts, self.offset_of_max = h.max_timestamp, h.last_offset
+        seg = self.segment
+        if self.since > seg.index_interval_bytes and len(self.index) < seg.offset_index.max_entries:
+            self.index.append((h.last_offset, position))
+            self._time_entry()
+            self.since = 0
+        self.since += h.size
+        self.valid_bytes = position + h.size
+
+    def _time_entry(self) -> None:
+        if self.max_ts >= 0 and (not self.times or self.max_ts > self.times[-1][0]):
+            self.times.append((self.max_ts, self.offset_of_max))
+
+    def install(self) -> None:
+        """Write the indexes (with the final max timestamp) and the segment's derived state."""
+        self._time_entry()
+        seg = self.segment
+        seg.size = self.valid_bytes
+        seg.offset_index.replace(self.index)
+        seg.time_index.replace(self.times)
+        seg._max_ts, seg._offset_of_max_ts = self.max_ts, self.offset_of_max
+        seg.bytes_since_last_index_entry = self.since

@@ -1,0 +1,133 @@
+"""I/O errors injected through the filesystem adapter: the log reports KAFKA_STORAGE_ERROR and
+stays consistent and readable."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from moldau.protocol.errors import ErrorCode, KafkaError
+from moldau.storage.config import LogConfig
+from moldau.storage.log import PartitionLog
+from moldau.storage.manager import LogManager
+
+from .helpers import TOPIC_ID, append, make_batch, offsets_in
+
+
+def assert_storage_error(plog: PartitionLog, batch: bytes) -> KafkaError:
+    with pytest.raises(KafkaError) as e:
+        append(plog, batch)
+    assert e.value.code == ErrorCode.KAFKA_STORAGE_ERROR
+    return e.value
+
+
+def test_enospc_on_the_log_file(new_log, fs):
+    plog = new_log()
+    append(plog, make_batch(3))
+    before = plog.read(0, 1 << 20).data
+    active = plog.segments.active
+    size = active.size
+
+    fs.fail_write = lambda path: path.endswith(".log")
+    error = assert_storage_error(plog, make_batch(5))
+    assert "No space left" in str(error)
+    assert plog.log_end_offset == plog.high_watermark == 3
+    assert active.size == size == os.path.getsize(active.log_path)
+    assert plog.read(0, 1 << 20).data == before
+    assert plog.failed is None
+
+    fs.fail_write = None  # space freed
+    assert append(plog, make_batch(2)).first_offset == 3
+    assert offsets_in(plog.read(0, 1 << 20).data) == [(0, 2), (3, 4)]
+
+
+def test_enospc_on_an_index_file_undoes_the_data_write(new_log, fs):
+    plog = new_log(LogConfig(index_interval_bytes=0))
+    for _ in range(3):
+        append(plog, make_batch(1))
+    seg = plog.segments.active
+    state = (seg.size, len(seg.offset_index), os.path.getsize(seg.offset_index.path))
+
+    fs.fail_write = lambda path: path.endswith(".index")
+    assert_storage_error(plog, make_batch(1))
+    assert (seg.size, len(seg.offset_index), os.path.getsize(seg.offset_index.path)) == state
+    assert os.path.getsize(seg.log_path) == seg.size
+    fs.fail_write = None
+    assert append(plog, make_batch(1)).first_offset == 3
+    for target in range(4):
+        assert offsets_in(plog.read(target, 1).data) == [(target, target)]
+
+
+def test_failure_while_rolling(new_log, fs):
+    plog = new_log(LogConfig(segment_bytes=300))
+    append(plog, make_batch(2))
+    append(plog, make_batch(2))
+    original_create = fs.open
+
+    def refuse_new_segment(path: str, *, create: bool = False, read_only: bool = False) -> int:
+        if create and not os.path.exists(path) and path.endswith(".log"):
+            raise OSError(28, "No space left on device", path)
+        return original_create(path, create=create, read_only=read_only)
+
+    fs.open = refuse_new_segment  # type: ignore[method-assign]
+    assert_storage_error(plog, make_batch(2))
+    assert [s.base_offset for s in plog.segments] == [0]
+    assert plog.log_end_offset == 4
+    assert offsets_in(plog.read(0, 1 << 20).data) == [(0, 1), (2, 3)]
+    fs.open = original_create  # type: ignore[method-assign]
+    assert append(plog, make_batch(2)).first_offset == 4
+    assert [s.base_offset for s in plog.segments] == [0, 4]
+
+
+def test_undo_failure_takes_the_log_offline_but_keeps_it_readable(tmp_path, clock, fs):
+    manager = LogManager([str(tmp_path / "data")], clock, LogConfig(), fs=fs)
+    manager.load({("orders", 0): (TOPIC_ID, LogConfig())})
+    plog = manager.get_log("orders", 0)
+    assert plog is not None
+    append(plog, make_batch(3))
+
+    fs.fail_write = lambda path: path.endswith(".log")
+    fs.fail_truncate = lambda path: path.endswith(".log")
+    assert_storage_error(plog, make_batch(3))
+    assert plog.failed is not None
+    fs.fail_write = fs.fail_truncate = None
+    error = assert_storage_error(plog, make_batch(1))
+    assert "offline" in str(error)
+    assert offsets_in(plog.read(0, 1 << 20).data) == [(0, 2)]
+
+    manager.shutdown()
+    assert not (tmp_path / "data" / ".kafka_cleanshutdown").exists()
+    # the next start is unclean, so recovery drops the half-written batch
+    again = LogManager([str(tmp_path / "data")], clock, LogConfig(), fs=fs)
+    again.load({("orders", 0): (TOPIC_ID, LogConfig())})
+    recovered = again.get_log("orders", 0)
+    assert recovered is not None and recovered.log_end_offset == 3
+    assert append(recovered, make_batch(1)).first_offset == 3
+
+
+def test_fsync_failure(new_log, fs):
+    plog = new_log(LogConfig(flush_interval_messages=1))
+    fs.fail_fsync = lambda path: path.endswith(".log")
+    assert_storage_error(plog, make_batch(1))
+    assert plog.failed is not None
+    assert plog.recovery_point == 0
+    assert offsets_in(plog.read(0, 1 << 20).data) == [(0, 0)]
+
+
+def test_checkpoint_write_failure_leaves_the_old_checkpoint(tmp_path, clock, fs):
+    manager = LogManager([str(tmp_path / "data")], clock, LogConfig(), fs=fs)
+    manager.load({("orders", 0): (TOPIC_ID, LogConfig())})
+    manager.checkpoint()
+    path = tmp_path / "data" / "recovery-point-offset-checkpoint"
+    old = path.read_bytes()
+    plog = manager.get_log("orders", 0)
+    assert plog is not None
+    append(plog, make_batch(1))
+    plog.flush()
+    fs.fail_write = lambda p: p.endswith(".tmp")
+    with pytest.raises(KafkaError) as e:
+        manager.checkpoint()
+    assert e.value.code == ErrorCode.KAFKA_STORAGE_ERROR
+    assert path.read_bytes() == old
+    assert not [n for n in os.listdir(tmp_path / "data") if n.endswith(".tmp")]
