@@ -10,7 +10,9 @@ from moldau.protocol.primitives import ZERO_UUID
 
 
 def sp(topic: str, partition: int, offset: int = 0) -> SessionPartition:
-    return SessionPartition(topic=topic, partition=partition, topic_id=ZERO_UUID, fetch_offset=offset, max_bytes=100)
+    return SessionPartition(
+        topic=topic, partition=partition, topic_id=ZERO_UUID, fetch_offset=offset, max_bytes=100
+    )
 
 
 def test_sessionless_full_fetch() -> None:

@@ -12,12 +12,19 @@ from moldau.protocol.frames import FrameError, FrameReader, FrameTooLarge, frame
 from moldau.protocol.headers import RequestHeader, encode_request_header, parse_response_header
 from moldau.protocol.messages import all_apis
 from moldau.protocol.messages.api_versions import API_VERSIONS, ApiVersionsRequest, ApiVersionsResponse
-from moldau.protocol.messages.metadata import METADATA, MetadataRequest, MetadataRequestTopic, MetadataResponse
+from moldau.protocol.messages.metadata import (
+    METADATA,
+    MetadataRequest,
+    MetadataRequestTopic,
+    MetadataResponse,
+)
 
 
 def _request(api_key: int, version: int, cid: int, body: object, client_id: str | None = "t") -> bytes:
     api = all_apis()[api_key]
-    header = encode_request_header(RequestHeader(api_key, version, cid, client_id), api.request_header_version(version))
+    header = encode_request_header(
+        RequestHeader(api_key, version, cid, client_id), api.request_header_version(version)
+    )
     return frame(header + schema.encode(body, version, api.flexible(version)))
 
 

@@ -13,7 +13,7 @@ import asyncio
 import inspect
 import logging
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from moldau.broker.context import RequestContext
 from moldau.broker.router import NO_RESPONSE
@@ -44,7 +44,8 @@ class KafkaConnection(asyncio.Protocol):
     # -- asyncio callbacks -----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]
+        transport = cast(asyncio.Transport, transport)  # uvloop's class is not a subclass
+        self._transport = transport
         peer = transport.get_extra_info("peername")
         self._peer = f"{peer[0]}:{peer[1]}" if peer else "?"
         sock = transport.get_extra_info("socket")
@@ -100,7 +101,9 @@ class KafkaConnection(asyncio.Protocol):
             try:
                 result = self._server.router.dispatch(ctx, req)
             except Exception:
-                log.exception("%s v%d from %s failed; closing the connection", req.api.name, req.version, self._peer)
+                log.exception(
+                    "%s v%d from %s failed; closing the connection", req.api.name, req.version, self._peer
+                )
                 self.close()
                 return
             if result is NO_RESPONSE:
@@ -119,7 +122,9 @@ class KafkaConnection(asyncio.Protocol):
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("%s v%d from %s failed; closing the connection", req.api.name, req.version, self._peer)
+            log.exception(
+                "%s v%d from %s failed; closing the connection", req.api.name, req.version, self._peer
+            )
             self.close()
             return
         self._busy = False

@@ -19,8 +19,8 @@ from moldau.broker.handlers.api_versions import version_list
 from moldau.broker.purgatory import FetchPurgatory
 from moldau.cluster.metadata import BrokerEndpoint, LocalMetadataStore, MetadataImage, TopicInfo
 from moldau.config.broker import BrokerConfig
-from moldau.coordinator.producer_ids import ProducerIdAllocator
 from moldau.config.topic import effective_topic_config
+from moldau.coordinator.producer_ids import ProducerIdAllocator
 from moldau.protocol.errors import ErrorCode, KafkaError
 from moldau.protocol.schema import Api
 from moldau.storage.config import LogConfig

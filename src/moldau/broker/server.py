@@ -82,7 +82,7 @@ class Server:
         listeners = [Listener.parse(s) for s in self.config.listeners]
         for lst in listeners:
             srv = await self.loop.create_server(
-                lambda name=lst.name: KafkaConnection(self, name),  # type: ignore[misc]
+                lambda name=lst.name: KafkaConnection(self, name),
                 host=lst.host or None,
                 port=lst.port,
                 reuse_address=True,

@@ -62,7 +62,8 @@ def _replica_lists(
                 raise KafkaError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, f"Partition {p} has no replicas")
             if len(set(replicas)) != len(replicas):
                 raise KafkaError(
-                    ErrorCode.INVALID_REPLICA_ASSIGNMENT, f"Duplicate brokers not allowed in replica assignment: {replicas}"
+                    ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+                    f"Duplicate brokers not allowed in replica assignment: {replicas}",
                 )
             unknown = [b for b in replicas if b not in brokers]
             if unknown:
@@ -103,7 +104,8 @@ def create_topic(
     if assignments and (num_partitions != -1 or replication_factor != -1):
         raise KafkaError(
             ErrorCode.INVALID_REQUEST,
-            "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.",
+            "Both numPartitions or replicationFactor and replicasAssignments were set. "
+            "Both cannot be used at the same time.",
         )
     if num_partitions == -1:
         num_partitions = len(assignments) if assignments else broker.config.get("num.partitions")
@@ -161,7 +163,8 @@ def create_partitions(
     if assignments is not None and len(assignments) != count - current:
         raise KafkaError(
             ErrorCode.INVALID_REPLICA_ASSIGNMENT,
-            f"Increasing the number of partitions by {count - current} but {len(assignments)} assignments provided.",
+            f"Increasing the number of partitions by {count - current} "
+            f"but {len(assignments)} assignments provided.",
         )
     mapping = {current + i: list(a) for i, a in enumerate(assignments)} if assignments else None
     rf = len(topic.partitions[0].replicas)
@@ -177,7 +180,9 @@ def create_partitions(
     broker.save_metadata()
 
 
-def replace_configs(broker: Broker, name: str, configs: Mapping[str, str | None], validate_only: bool) -> None:
+def replace_configs(
+    broker: Broker, name: str, configs: Mapping[str, str | None], validate_only: bool
+) -> None:
     """AlterConfigs: the topic's overrides become exactly ``configs``."""
     topic = broker.topic(name)
     clean = _check_configs(configs)
@@ -211,7 +216,9 @@ def incremental_configs(
         elif op in (APPEND, SUBTRACT):
             definition = TOPIC_CONFIGS.get(key)
             if definition is None or definition.type.name != "LIST":
-                raise KafkaError(ErrorCode.INVALID_CONFIG, f"Config value append is not allowed for config key: {key}")
+                raise KafkaError(
+                    ErrorCode.INVALID_CONFIG, f"Config value append is not allowed for config key: {key}"
+                )
             if effective is None:
                 effective = effective_topic_config(topic.configs, broker.config)
             current = list(effective.get(key) or [])

@@ -10,7 +10,9 @@ from moldau.cli import serve
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="moldau", description="Moldau: a Kafka-compatible event streaming platform")
+    parser = argparse.ArgumentParser(
+        prog="moldau", description="Moldau: a Kafka-compatible event streaming platform"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     serve.add_parser(sub)
     return parser

@@ -33,7 +33,7 @@ def validate_topic_name(name: str) -> None:
     if not name:
         raise KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, "Topic name is illegal, it can't be empty")
     if name in (".", ".."):
-        raise KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, "Topic name cannot be \".\" or \"..\"")
+        raise KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, 'Topic name cannot be "." or ".."')
     if len(name) > MAX_TOPIC_NAME:
         raise KafkaError(
             ErrorCode.INVALID_TOPIC_EXCEPTION,
@@ -109,7 +109,12 @@ class MetadataImage:
                     "id": str(t.topic_id),
                     "configs": t.configs,
                     "partitions": [
-                        {"replicas": p.replicas, "isr": p.isr, "leader": p.leader, "leader_epoch": p.leader_epoch}
+                        {
+                            "replicas": p.replicas,
+                            "isr": p.isr,
+                            "leader": p.leader,
+                            "leader_epoch": p.leader_epoch,
+                        }
                         for p in t.partitions
                     ],
                 }

@@ -69,7 +69,9 @@ BYTES = Prim(
     "bytes", b"", classic=("bytes", "nullable_bytes"), compact=("compact_bytes", "compact_nullable_bytes")
 )
 # RECORDS is always nullable on the wire; it is decoded as a zero-copy memoryview.
-RECORDS = Prim("records", None, classic=("records", "records"), compact=("compact_records", "compact_records"))
+RECORDS = Prim(
+    "records", None, classic=("records", "records"), compact=("compact_records", "compact_records")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,21 +169,21 @@ _encoders: dict[tuple[type, int, bool], Encoder] = {}
 
 def _prim_decoder(p: Prim, flexible: bool, nullable: bool) -> Decoder:
     if p.fixed is not None:
-        return getattr(Reader, "read_" + p.fixed)  # type: ignore[no-any-return]
+        return getattr(Reader, "read_" + p.fixed)
     pair = p.compact if flexible else p.classic
     assert pair is not None
-    return getattr(Reader, "read_" + pair[1 if nullable else 0])  # type: ignore[no-any-return]
+    return getattr(Reader, "read_" + pair[1 if nullable else 0])
 
 
 def _prim_encoder(p: Prim, flexible: bool, nullable: bool) -> Encoder:
     if p.fixed is not None:
-        return getattr(Writer, "write_" + p.fixed)  # type: ignore[no-any-return]
+        return getattr(Writer, "write_" + p.fixed)
     pair = p.compact if flexible else p.classic
     assert pair is not None
     name = pair[1 if nullable else 0]
     if p is RECORDS:
         name = "compact_nullable_bytes" if flexible else "nullable_bytes"
-    return getattr(Writer, "write_" + name)  # type: ignore[no-any-return]
+    return getattr(Writer, "write_" + name)
 
 
 def _type_decoder(t: FieldType, version: int, flexible: bool, nullable: bool) -> Decoder:

@@ -18,14 +18,19 @@ from moldau.protocol.messages.alter_configs import (
 
 API = ALTER_CONFIGS
 
-DYNAMIC_BROKER_UNSUPPORTED = "Dynamic broker configs are not supported; set them in server.properties and restart"
+DYNAMIC_BROKER_UNSUPPORTED = (
+    "Dynamic broker configs are not supported; set them in server.properties and restart"
+)
 
 
 def handle(ctx: RequestContext, req: AlterConfigsRequest) -> AlterConfigsResponse:
     responses = []
     for r in req.resources:
         out = AlterConfigsResourceResponse(
-            error_code=ErrorCode.NONE, error_message=None, resource_type=r.resource_type, resource_name=r.resource_name
+            error_code=ErrorCode.NONE,
+            error_message=None,
+            resource_type=r.resource_type,
+            resource_name=r.resource_name,
         )
         try:
             if r.resource_type == TOPIC:

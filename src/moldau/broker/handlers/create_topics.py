@@ -39,7 +39,11 @@ def _create(ctx: RequestContext, t: CreatableTopic, validate_only: bool) -> Crea
         return CreatableTopicResult(name=t.name, error_code=code, error_message=message, configs=None)
     configs = [
         CreatableTopicConfigs(
-            name=d.name, value=d.value, read_only=d.read_only, config_source=d.source, is_sensitive=d.sensitive
+            name=d.name,
+            value=d.value,
+            read_only=d.read_only,
+            config_source=d.source,
+            is_sensitive=d.sensitive,
         )
         for d in describe_topic_configs(topic.configs, broker.config, False, False, None)
     ]

@@ -23,7 +23,9 @@ HIGH_WATERMARK = -1
 
 
 def _delete(ctx: RequestContext, topic: str, partition: int, offset: int) -> DeleteRecordsPartitionResult:
-    result = DeleteRecordsPartitionResult(partition_index=partition, low_watermark=-1, error_code=ErrorCode.NONE)
+    result = DeleteRecordsPartitionResult(
+        partition_index=partition, low_watermark=-1, error_code=ErrorCode.NONE
+    )
     try:
         plog = ctx.broker.partition_log(topic, partition)
         if offset == HIGH_WATERMARK:
@@ -45,7 +47,8 @@ def handle(ctx: RequestContext, req: DeleteRecordsRequest) -> DeleteRecordsRespo
     return DeleteRecordsResponse(
         topics=[
             DeleteRecordsTopicResult(
-                name=t.name, partitions=[_delete(ctx, t.name, p.partition_index, p.offset) for p in t.partitions]
+                name=t.name,
+                partitions=[_delete(ctx, t.name, p.partition_index, p.offset) for p in t.partitions],
             )
             for t in req.topics
         ]

@@ -43,21 +43,30 @@ def _entry(d: DescribedConfig, synonyms: bool, docs: bool) -> DescribeConfigsRes
         read_only=d.read_only,
         config_source=d.source,
         is_sensitive=d.sensitive,
-        synonyms=[DescribeConfigsSynonym(name=n, value=v, source=s) for n, v, s in d.synonyms] if synonyms else [],
+        synonyms=[DescribeConfigsSynonym(name=n, value=v, source=s) for n, v, s in d.synonyms]
+        if synonyms
+        else [],
         config_type=d.type,
         documentation=d.doc if docs else None,
     )
 
 
-def _describe(ctx: RequestContext, r: DescribeConfigsResource, req: DescribeConfigsRequest) -> DescribeConfigsResult:
+def _describe(
+    ctx: RequestContext, r: DescribeConfigsResource, req: DescribeConfigsRequest
+) -> DescribeConfigsResult:
     out = DescribeConfigsResult(
-        error_code=ErrorCode.NONE, error_message=None, resource_type=r.resource_type, resource_name=r.resource_name
+        error_code=ErrorCode.NONE,
+        error_message=None,
+        resource_type=r.resource_type,
+        resource_name=r.resource_name,
     )
     synonyms, docs = req.include_synonyms, req.include_documentation
     try:
         if r.resource_type == TOPIC:
             topic = ctx.broker.topic(r.resource_name)
-            described = describe_topic_configs(topic.configs, ctx.broker.config, synonyms, docs, r.configuration_keys)
+            described = describe_topic_configs(
+                topic.configs, ctx.broker.config, synonyms, docs, r.configuration_keys
+            )
         elif r.resource_type == BROKER:
             check_broker_resource(ctx, r.resource_name)
             described = ctx.broker.config.describe(synonyms, docs, r.configuration_keys)

@@ -32,7 +32,9 @@ def handle(ctx: RequestContext, req: DescribeLogDirsRequest) -> DescribeLogDirsR
                 continue
             entry = topics.setdefault(topic, DescribeLogDirsTopic(name=topic))
             entry.partitions.append(
-                DescribeLogDirsPartition(partition_index=partition, partition_size=plog.size_in_bytes(), offset_lag=0)
+                DescribeLogDirsPartition(
+                    partition_index=partition, partition_size=plog.size_in_bytes(), offset_lag=0
+                )
             )
         try:
             st = os.statvfs(log_dir)
@@ -42,7 +44,11 @@ def handle(ctx: RequestContext, req: DescribeLogDirsRequest) -> DescribeLogDirsR
             total, usable, code = -1, -1, ErrorCode.KAFKA_STORAGE_ERROR
         results.append(
             DescribeLogDirsResult(
-                error_code=code, log_dir=log_dir, topics=list(topics.values()), total_bytes=total, usable_bytes=usable
+                error_code=code,
+                log_dir=log_dir,
+                topics=list(topics.values()),
+                total_bytes=total,
+                usable_bytes=usable,
             )
         )
     return DescribeLogDirsResponse(error_code=ErrorCode.NONE, results=results)

@@ -56,7 +56,9 @@ def _read_all(broker: Broker, fctx: FetchContext, max_bytes: int) -> tuple[list[
     total = 0
     errored = False
     for p in fctx.partitions:
-        pd = PartitionData(partition_index=p.partition, error_code=ErrorCode.NONE, high_watermark=-1, records=b"")
+        pd = PartitionData(
+            partition_index=p.partition, error_code=ErrorCode.NONE, high_watermark=-1, records=b""
+        )
         try:
             if p.topic_id != ZERO_UUID and p.topic not in broker.metadata.topics:
                 raise KafkaError(ErrorCode.UNKNOWN_TOPIC_ID, None)
@@ -116,7 +118,7 @@ def _requested(broker: Broker, req: FetchRequest, by_id: bool) -> list[SessionPa
 
 
 def _forgotten(broker: Broker, req: FetchRequest, by_id: bool) -> list[tuple[str, int]]:
-    out = []
+    out: list[tuple[str, int]] = []
     for f in req.forgotten_topics_data:
         name = f.topic
         if by_id:

@@ -23,7 +23,10 @@ def handle(ctx: RequestContext, req: IncrementalAlterConfigsRequest) -> Incremen
     responses = []
     for r in req.resources:
         out = IncrementalAlterConfigsResourceResponse(
-            error_code=ErrorCode.NONE, error_message=None, resource_type=r.resource_type, resource_name=r.resource_name
+            error_code=ErrorCode.NONE,
+            error_message=None,
+            resource_type=r.resource_type,
+            resource_name=r.resource_name,
         )
         try:
             if r.resource_type == TOPIC:

@@ -33,7 +33,11 @@ def _lookup(ctx: RequestContext, topic: str, p: ListOffsetsPartition) -> ListOff
         plog = broker.partition_log(topic, p.partition_index)
         epoch = broker.leader_epoch(topic, p.partition_index)
         if p.current_leader_epoch >= 0 and p.current_leader_epoch != epoch:
-            code = ErrorCode.UNKNOWN_LEADER_EPOCH if p.current_leader_epoch > epoch else ErrorCode.FENCED_LEADER_EPOCH
+            code = (
+                ErrorCode.UNKNOWN_LEADER_EPOCH
+                if p.current_leader_epoch > epoch
+                else ErrorCode.FENCED_LEADER_EPOCH
+            )
             raise KafkaError(code, None)
         ts = p.timestamp
         if ts == LATEST:

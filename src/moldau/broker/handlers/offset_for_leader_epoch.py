@@ -26,7 +26,11 @@ def _end_offset(ctx: RequestContext, topic: str, p: OffsetForLeaderPartition) ->
         plog = ctx.broker.partition_log(topic, p.partition)
         epoch = ctx.broker.leader_epoch(topic, p.partition)
         if p.current_leader_epoch >= 0 and p.current_leader_epoch != epoch:
-            code = ErrorCode.UNKNOWN_LEADER_EPOCH if p.current_leader_epoch > epoch else ErrorCode.FENCED_LEADER_EPOCH
+            code = (
+                ErrorCode.UNKNOWN_LEADER_EPOCH
+                if p.current_leader_epoch > epoch
+                else ErrorCode.FENCED_LEADER_EPOCH
+            )
             raise KafkaError(code, None)
         out.leader_epoch, out.end_offset = plog.end_offset_for_epoch(p.leader_epoch)
     except Exception as e:
@@ -37,7 +41,9 @@ def _end_offset(ctx: RequestContext, topic: str, p: OffsetForLeaderPartition) ->
 def handle(ctx: RequestContext, req: OffsetForLeaderEpochRequest) -> OffsetForLeaderEpochResponse:
     return OffsetForLeaderEpochResponse(
         topics=[
-            OffsetForLeaderTopicResult(topic=t.topic, partitions=[_end_offset(ctx, t.topic, p) for p in t.partitions])
+            OffsetForLeaderTopicResult(
+                topic=t.topic, partitions=[_end_offset(ctx, t.topic, p) for p in t.partitions]
+            )
             for t in req.topics
         ]
     )

@@ -27,7 +27,9 @@ API = PRODUCE
 FIRST_SUPPORTED = 3
 
 
-def _append(ctx: RequestContext, topic: str, data: PartitionProduceData, now: int) -> PartitionProduceResponse:
+def _append(
+    ctx: RequestContext, topic: str, data: PartitionProduceData, now: int
+) -> PartitionProduceResponse:
     broker = ctx.broker
     partition = data.index
     try:
@@ -53,7 +55,9 @@ def _append(ctx: RequestContext, topic: str, data: PartitionProduceData, now: in
         )
     except Exception as e:
         code, message = error_of(e, f"Produce to {topic}-{partition}")
-        return PartitionProduceResponse(index=partition, error_code=code, base_offset=-1, error_message=message)
+        return PartitionProduceResponse(
+            index=partition, error_code=code, base_offset=-1, error_message=message
+        )
     broker.purgatory.notify(topic, partition, len(buf))
     return PartitionProduceResponse(
         index=partition,
@@ -70,7 +74,9 @@ def _refuse(req: ProduceRequest, code: ErrorCode, message: str | None) -> Produc
             TopicProduceResponse(
                 name=t.name,
                 partition_responses=[
-                    PartitionProduceResponse(index=p.index, error_code=code, base_offset=-1, error_message=message)
+                    PartitionProduceResponse(
+                        index=p.index, error_code=code, base_offset=-1, error_message=message
+                    )
                     for p in t.partition_data
                 ],
             )
@@ -85,14 +91,18 @@ def handle(ctx: RequestContext, req: ProduceRequest) -> ProduceResponse:
     if req.acks not in (-1, 0, 1):
         return _refuse(req, ErrorCode.INVALID_REQUIRED_ACKS, None)
     if req.transactional_id is not None:
-        return _refuse(req, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, "transactions are not supported yet")
+        return _refuse(
+            req, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, "transactions are not supported yet"
+        )
     now = ctx.broker.clock.time_ms()
     response = ProduceResponse(
         responses=[
-            TopicProduceResponse(name=t.name, partition_responses=[_append(ctx, t.name, p, now) for p in t.partition_data])
+            TopicProduceResponse(
+                name=t.name, partition_responses=[_append(ctx, t.name, p, now) for p in t.partition_data]
+            )
             for t in req.topic_data
         ]
     )
     if req.acks == 0:
-        return NO_RESPONSE  # type: ignore[no-any-return]
+        return NO_RESPONSE
     return response
