@@ -1,0 +1,1 @@
+"""End-to-end compatibility: real client libraries and kcat against a real ``moldau serve``."""

@@ -73,7 +73,8 @@ def create_topic(
     config: dict[str, str] | None = None,
 ) -> None:
     """Create a topic with confluent's AdminClient and wait until producers can use it."""
-    futures = admin(bootstrap).create_topics(
+    a = admin(bootstrap)  # must outlive the futures: destroying the handle cancels them
+    futures = a.create_topics(
         [NewTopic(name, num_partitions=partitions, replication_factor=1, config=config or {})],
         operation_timeout=10,
         request_timeout=15,
@@ -211,12 +212,9 @@ def confluent_consume(
 def kp_producer(bootstrap: str, **kw: Any) -> Any:
     from kafka import KafkaProducer
 
-    # Idempotence (kafka-python's default) needs InitProducerId, which is a later capability;
-    # these tests cover plain produce.
+    # kafka-python's defaults: an idempotent producer (InitProducerId first) with acks=all.
     base: dict[str, Any] = {
         "bootstrap_servers": bootstrap,
-        "enable_idempotence": False,
-        "acks": "all",
         "linger_ms": 5,
         "request_timeout_ms": 10000,
         "max_block_ms": 15000,

@@ -80,7 +80,8 @@ def test_recreated_topic_starts_empty(shared_broker, topic_name):
     bootstrap = shared_broker.bootstrap
     create_topic(bootstrap, topic_name)
     confluent_produce(bootstrap, topic_name, [Out(b"old-%d" % i) for i in range(5)])
-    admin(bootstrap).delete_topics([topic_name], operation_timeout=10)[topic_name].result(20)
+    a = admin(bootstrap)
+    a.delete_topics([topic_name], operation_timeout=10)[topic_name].result(20)
 
     create_topic(bootstrap, topic_name)
     acks = confluent_produce(bootstrap, topic_name, [Out(b"new")])
@@ -116,7 +117,8 @@ def test_create_topic_errors(shared_broker, topic_name):
 
 
 def test_delete_unknown_topic(shared_broker, topic_name):
-    futures = admin(shared_broker.bootstrap).delete_topics([topic_name], operation_timeout=10)
+    a = admin(shared_broker.bootstrap)
+    futures = a.delete_topics([topic_name], operation_timeout=10)
     with pytest.raises(KafkaException) as exc_info:
         futures[topic_name].result(20)
     assert _error_code(exc_info.value) == KafkaError.UNKNOWN_TOPIC_OR_PART
@@ -126,9 +128,9 @@ def test_create_topic_with_replica_assignment_then_fetch(shared_broker, topic_na
     bootstrap = shared_broker.bootstrap
     (broker_id,) = _broker_ids(bootstrap)
     a = admin(bootstrap)
-    a.create_topics([NewTopic(topic_name, replica_assignment=[[broker_id], [broker_id]])])[topic_name].result(
-        20
-    )
+    # The client wants the count spelled out; on the wire both counts are -1.
+    new = NewTopic(topic_name, num_partitions=2, replica_assignment=[[broker_id]] * 2)
+    a.create_topics([new])[topic_name].result(20)
 
     partitions = a.list_topics(topic_name, timeout=10).topics[topic_name].partitions
     assert sorted(partitions) == [0, 1]
@@ -187,7 +189,8 @@ def test_delete_records(shared_broker, topic_name):
 
 def _describe_topic(bootstrap: str, topic: str) -> dict[str, ConfigEntry]:
     resource = ConfigResource(ResourceType.TOPIC, topic)
-    return admin(bootstrap).describe_configs([resource])[resource].result(10)
+    a = admin(bootstrap)
+    return a.describe_configs([resource])[resource].result(10)
 
 
 def test_describe_configs_defaults_and_overrides(shared_broker, topic_name):
@@ -217,7 +220,8 @@ def test_incremental_alter_configs(shared_broker, topic_name):
             ConfigEntry("max.message.bytes", "2000000", incremental_operation=AlterConfigOpType.SET),
         ],
     )
-    admin(bootstrap).incremental_alter_configs([resource])[resource].result(10)
+    a = admin(bootstrap)
+    a.incremental_alter_configs([resource])[resource].result(10)
 
     configs = _describe_topic(bootstrap, topic_name)
     for name, value in (("retention.ms", "12345"), ("max.message.bytes", "2000000")):
@@ -232,7 +236,7 @@ def test_incremental_alter_configs(shared_broker, topic_name):
             ConfigEntry("retention.ms", None, incremental_operation=AlterConfigOpType.DELETE)
         ],
     )
-    admin(bootstrap).incremental_alter_configs([revert])[revert].result(10)
+    a.incremental_alter_configs([revert])[revert].result(10)
     configs = _describe_topic(bootstrap, topic_name)
     assert configs["retention.ms"].value == "604800000"
     assert ConfigSource(configs["retention.ms"].source) == ConfigSource.DEFAULT_CONFIG
@@ -249,7 +253,8 @@ def test_altered_max_message_bytes_takes_effect(shared_broker, topic_name):
             ConfigEntry("max.message.bytes", "3000000", incremental_operation=AlterConfigOpType.SET)
         ],
     )
-    admin(bootstrap).incremental_alter_configs([resource])[resource].result(10)
+    a = admin(bootstrap)
+    a.incremental_alter_configs([resource])[resource].result(10)
 
     value = _big_value(1_500_000)
     confluent_produce(bootstrap, topic_name, [Out(value)], **{"message.max.bytes": 5_000_000})
@@ -257,7 +262,8 @@ def test_altered_max_message_bytes_takes_effect(shared_broker, topic_name):
 
 
 def test_describe_cluster(shared_broker):
-    result = admin(shared_broker.bootstrap).describe_cluster(request_timeout=10).result(15)
+    a = admin(shared_broker.bootstrap)
+    result = a.describe_cluster(request_timeout=10).result(15)
     assert result.cluster_id, "a cluster id must be reported"
     assert len(result.nodes) == 1
     (node,) = result.nodes

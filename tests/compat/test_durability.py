@@ -107,7 +107,8 @@ def test_clean_restart_keeps_records_offsets_and_metadata(broker, topic_name):
     _assert_all_present(bootstrap, topic_name, sent, acks)
 
     resource = ConfigResource(ResourceType.TOPIC, topic_name)
-    configs = admin(bootstrap).describe_configs([resource])[resource].result(10)
+    a = admin(bootstrap)
+    configs = a.describe_configs([resource])[resource].result(10)
     assert configs["retention.ms"].value == "86400000"
     assert ConfigSource(configs["retention.ms"].source) == ConfigSource.DYNAMIC_TOPIC_CONFIG
 

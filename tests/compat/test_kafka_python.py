@@ -314,3 +314,73 @@ def test_consumed_by_kafka_python_from_confluent_producer_mid_offset(shared_brok
     confluent_produce(bootstrap, topic_name, [Out(b"%d" % i) for i in range(10)])
     got = kp_consume(bootstrap, topic_name, 3, offset=7)
     assert [(g.offset, g.value) for g in got] == [(7, b"7"), (8, b"8"), (9, b"9")]
+
+
+def test_default_idempotent_producer_gets_distinct_producer_ids(shared_broker, topic_name):
+    """kafka-python's default producer is idempotent: it asks for a producer id first and
+    stamps its batches with it and with sequence numbers."""
+    create_topic(shared_broker.bootstrap, topic_name)
+    kp_produce(shared_broker.bootstrap, topic_name, [Out(b"v1", b"k")])
+    kp_produce(shared_broker.bootstrap, topic_name, [Out(b"v2", b"k")])
+    from confluent_kafka import Consumer
+    from confluent_kafka import TopicPartition as CTP
+
+    c = Consumer({"bootstrap.servers": shared_broker.bootstrap, "group.id": "x", "enable.auto.commit": False})
+    try:
+        c.assign([CTP(topic_name, 0, 0)])
+        values = []
+        while len(values) < 2:
+            msg = c.poll(10)
+            assert msg is not None and msg.error() is None
+            values.append(msg.value())
+    finally:
+        c.close()
+    assert values == [b"v1", b"v2"]
+    with open(f"{shared_broker.data_dir}/{topic_name}-0/{0:020d}.log", "rb") as f:
+        data = f.read()
+    from moldau.protocol.records.batch import iter_headers
+
+    pids = [h.producer_id for _, h in iter_headers(data)]
+    assert len(pids) == 2 and all(pid >= 0 for pid in pids) and pids[0] != pids[1]
+    assert [h.base_sequence for _, h in iter_headers(data)] == [0, 0]
+
+
+def test_describe_log_dirs(kadmin, shared_broker, topic_name):
+    create_topic(shared_broker.bootstrap, topic_name, partitions=2)
+    kp_produce(shared_broker.bootstrap, topic_name, [Out(b"x" * 100, partition=1)])
+    [entry] = kadmin.describe_log_dirs(topic_partitions={topic_name: [0, 1]})
+    [log_dir] = entry["log_dirs"]
+    assert log_dir["error_code"] == 0 and log_dir["log_dir"] == str(shared_broker.data_dir)
+    assert log_dir["total_bytes"] > 0 and 0 <= log_dir["usable_bytes"] <= log_dir["total_bytes"]
+    [topic] = log_dir["topics"]
+    sizes = {p["partition_index"]: p["partition_size"] for p in topic["partitions"]}
+    assert sizes[0] == 0 and sizes[1] > 100
+
+
+def test_offset_for_leader_epoch(kadmin, shared_broker, topic_name):
+    from kafka.protocol.consumer import OffsetForLeaderEpochRequest
+
+    create_topic(shared_broker.bootstrap, topic_name, partitions=2)
+    kp_produce(shared_broker.bootstrap, topic_name, [Out(b"v", partition=0) for _ in range(3)])
+    partition = OffsetForLeaderEpochRequest.OffsetForLeaderTopic.OffsetForLeaderPartition
+    request = OffsetForLeaderEpochRequest(
+        replica_id=-1,
+        topics=[
+            (
+                topic_name,
+                [
+                    partition(partition=0, current_leader_epoch=-1, leader_epoch=0),
+                    partition(partition=1, current_leader_epoch=7, leader_epoch=0),
+                ],
+            )
+        ],
+    )
+
+    async def send():
+        return await kadmin._manager.send(request, node_id=1)
+
+    response = kadmin._manager.run(send)
+    [topic] = response.topics
+    by_partition = {p.partition: p for p in topic.partitions}
+    assert (by_partition[0].error_code, by_partition[0].leader_epoch, by_partition[0].end_offset) == (0, 0, 3)
+    assert by_partition[1].error_code == Errors.UnknownLeaderEpochError.errno

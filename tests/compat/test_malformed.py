@@ -155,6 +155,19 @@ def test_api_versions_with_unsupported_version(wire_broker, bystander):
     bystander.check()
 
 
+def test_trailing_bytes_after_a_request_body_are_ignored(wire_broker, bystander):
+    """Kafka reads the fields it knows and ignores whatever follows them. librdkafka 2.x relies on
+    it: its all-topics Metadata v9+ request leaves a 4-byte placeholder where the compact null
+    array takes one byte, so Kafka reads the placeholder's zeros as the remaining fields and three
+    bytes trail the body. These are librdkafka 2.16's exact bytes."""
+    body = bytes.fromhex("00000000" + "01" + "00" + "00")
+    with wire.connect(wire_broker.port) as sock:
+        sock.sendall(wire.flexible_request(wire.API_METADATA, 12, 15, body))
+        response = wire.read_response(sock, 15)
+        assert bystander.topic.encode() in response.data, "the all-topics answer does not list the topic"
+    bystander.check()
+
+
 def test_produce_with_bad_crc_is_corrupt_message(wire_broker, bystander):
     batch = bytearray(wire.record_batch([wire.Rec(b"key", b"value that will be flipped")]))
     batch[-5] ^= 0x01  # inside the record's value: the stored CRC no longer matches

@@ -175,6 +175,12 @@ def request(
     return i32(len(payload)) + payload
 
 
+def flexible_request(api_key: int, api_version: int, correlation_id: int, body: bytes) -> bytes:
+    """A whole frame with request header v2 (header v1 plus an empty tagged-field section)."""
+    payload = i16(api_key) + i16(api_version) + i32(correlation_id) + string("raw") + b"\x00" + body
+    return i32(len(payload)) + payload
+
+
 def api_versions_v0(correlation_id: int) -> bytes:
     return request(API_API_VERSIONS, 0, correlation_id, b"")
 
