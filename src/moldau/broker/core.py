@@ -171,5 +171,15 @@ class Broker:
     def leader_epoch(self, topic: str, partition: int) -> int:
         return self.metadata.topics[topic].partitions[partition].leader_epoch
 
+    def check_leader_epoch(self, topic: str, partition: int, current_leader_epoch: int) -> int:
+        """KIP-320 fencing: a client's ``current_leader_epoch`` (-1 = unknown, not checked)
+        newer than ours is UNKNOWN_LEADER_EPOCH, older is FENCED_LEADER_EPOCH. Returns ours."""
+        epoch = self.leader_epoch(topic, partition)
+        if current_leader_epoch >= 0 and current_leader_epoch != epoch:
+            if current_leader_epoch > epoch:
+                raise KafkaError(ErrorCode.UNKNOWN_LEADER_EPOCH, None)
+            raise KafkaError(ErrorCode.FENCED_LEADER_EPOCH, None)
+        return epoch
+
     def save_metadata(self) -> None:
         self._store.save(self.metadata)

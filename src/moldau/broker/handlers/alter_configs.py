@@ -4,44 +4,32 @@ configs are not supported yet and answer INVALID_REQUEST with a message that say
 
 from __future__ import annotations
 
-from moldau.broker import topic_admin
+from moldau.broker import config_resources, topic_admin
 from moldau.broker.context import RequestContext
-from moldau.broker.errors import error_of
-from moldau.broker.handlers.describe_configs import BROKER, TOPIC, check_broker_resource
-from moldau.protocol.errors import ErrorCode, KafkaError
 from moldau.protocol.messages.alter_configs import (
     ALTER_CONFIGS,
     AlterConfigsRequest,
+    AlterConfigsResource,
     AlterConfigsResourceResponse,
     AlterConfigsResponse,
 )
 
 API = ALTER_CONFIGS
 
-DYNAMIC_BROKER_UNSUPPORTED = (
-    "Dynamic broker configs are not supported; set them in server.properties and restart"
-)
+
+def _alter(ctx: RequestContext, r: AlterConfigsResource, validate_only: bool) -> AlterConfigsResourceResponse:
+    configs = {c.name: c.value for c in r.configs}
+    code, message = config_resources.alter(
+        ctx.broker,
+        r.resource_type,
+        r.resource_name,
+        lambda: topic_admin.replace_configs(ctx.broker, r.resource_name, configs, validate_only),
+        "AlterConfigs",
+    )
+    return AlterConfigsResourceResponse(
+        error_code=code, error_message=message, resource_type=r.resource_type, resource_name=r.resource_name
+    )
 
 
 def handle(ctx: RequestContext, req: AlterConfigsRequest) -> AlterConfigsResponse:
-    responses = []
-    for r in req.resources:
-        out = AlterConfigsResourceResponse(
-            error_code=ErrorCode.NONE,
-            error_message=None,
-            resource_type=r.resource_type,
-            resource_name=r.resource_name,
-        )
-        try:
-            if r.resource_type == TOPIC:
-                configs = {c.name: c.value for c in r.configs}
-                topic_admin.replace_configs(ctx.broker, r.resource_name, configs, req.validate_only)
-            elif r.resource_type == BROKER:
-                check_broker_resource(ctx, r.resource_name)
-                raise KafkaError(ErrorCode.INVALID_REQUEST, DYNAMIC_BROKER_UNSUPPORTED)
-            else:
-                raise KafkaError(ErrorCode.INVALID_REQUEST, f"Unsupported resource type {r.resource_type}")
-        except Exception as e:
-            out.error_code, out.error_message = error_of(e, f"AlterConfigs {r.resource_name}")
-        responses.append(out)
-    return AlterConfigsResponse(responses=responses)
+    return AlterConfigsResponse(responses=[_alter(ctx, r, req.validate_only) for r in req.resources])

@@ -9,6 +9,7 @@ first. A broker resource is named by its node id (or "" for cluster defaults). B
 
 from __future__ import annotations
 
+from moldau.broker.config_resources import BROKER, TOPIC, check_broker_resource
 from moldau.broker.context import RequestContext
 from moldau.broker.errors import error_of
 from moldau.config.topic import DescribedConfig, describe_topic_configs
@@ -24,16 +25,6 @@ from moldau.protocol.messages.describe_configs import (
 )
 
 API = DESCRIBE_CONFIGS
-
-TOPIC, BROKER = 2, 4
-
-
-def check_broker_resource(ctx: RequestContext, name: str) -> None:
-    if name not in ("", str(ctx.broker.node_id)):
-        raise KafkaError(
-            ErrorCode.INVALID_REQUEST,
-            f"Unexpected broker id, expected {ctx.broker.node_id} or empty string, but received {name}",
-        )
 
 
 def _entry(d: DescribedConfig, synonyms: bool, docs: bool) -> DescribeConfigsResourceResult:
@@ -68,7 +59,7 @@ def _describe(
                 topic.configs, ctx.broker.config, synonyms, docs, r.configuration_keys
             )
         elif r.resource_type == BROKER:
-            check_broker_resource(ctx, r.resource_name)
+            check_broker_resource(ctx.broker, r.resource_name)
             described = ctx.broker.config.describe(synonyms, docs, r.configuration_keys)
         else:
             raise KafkaError(ErrorCode.INVALID_REQUEST, f"Unsupported resource type {r.resource_type}")

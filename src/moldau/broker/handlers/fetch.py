@@ -39,16 +39,6 @@ class _Read:
     data: PartitionData
 
 
-def _check_epoch(broker: Broker, p: SessionPartition) -> None:
-    if p.current_leader_epoch < 0:
-        return
-    epoch = broker.leader_epoch(p.topic, p.partition)
-    if p.current_leader_epoch > epoch:
-        raise KafkaError(ErrorCode.UNKNOWN_LEADER_EPOCH, None)
-    if p.current_leader_epoch < epoch:
-        raise KafkaError(ErrorCode.FENCED_LEADER_EPOCH, None)
-
-
 def _read_all(broker: Broker, fctx: FetchContext, max_bytes: int) -> tuple[list[_Read], int, bool]:
     """Read every partition of the fetch; returns the reads, the bytes read and whether any
     partition answered an error (which ends a long poll at once)."""
@@ -63,7 +53,7 @@ def _read_all(broker: Broker, fctx: FetchContext, max_bytes: int) -> tuple[list[
             if p.topic_id != ZERO_UUID and p.topic not in broker.metadata.topics:
                 raise KafkaError(ErrorCode.UNKNOWN_TOPIC_ID, None)
             plog = broker.partition_log(p.topic, p.partition)
-            _check_epoch(broker, p)
+            broker.check_leader_epoch(p.topic, p.partition, p.current_leader_epoch)
             pd.high_watermark = plog.high_watermark
             pd.last_stable_offset = plog.high_watermark
             pd.log_start_offset = plog.log_start_offset

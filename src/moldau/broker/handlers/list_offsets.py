@@ -31,14 +31,7 @@ def _lookup(ctx: RequestContext, topic: str, p: ListOffsetsPartition) -> ListOff
     out = ListOffsetsPartitionResponse(partition_index=p.partition_index, error_code=ErrorCode.NONE)
     try:
         plog = broker.partition_log(topic, p.partition_index)
-        epoch = broker.leader_epoch(topic, p.partition_index)
-        if p.current_leader_epoch >= 0 and p.current_leader_epoch != epoch:
-            code = (
-                ErrorCode.UNKNOWN_LEADER_EPOCH
-                if p.current_leader_epoch > epoch
-                else ErrorCode.FENCED_LEADER_EPOCH
-            )
-            raise KafkaError(code, None)
+        epoch = broker.check_leader_epoch(topic, p.partition_index, p.current_leader_epoch)
         ts = p.timestamp
         if ts == LATEST:
             out.offset = plog.high_watermark

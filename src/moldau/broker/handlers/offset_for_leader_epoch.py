@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from moldau.broker.context import RequestContext
 from moldau.broker.errors import error_of
-from moldau.protocol.errors import ErrorCode, KafkaError
+from moldau.protocol.errors import ErrorCode
 from moldau.protocol.messages.offset_for_leader_epoch import (
     OFFSET_FOR_LEADER_EPOCH,
     EpochEndOffset,
@@ -24,14 +24,7 @@ def _end_offset(ctx: RequestContext, topic: str, p: OffsetForLeaderPartition) ->
     out = EpochEndOffset(error_code=ErrorCode.NONE, partition=p.partition)
     try:
         plog = ctx.broker.partition_log(topic, p.partition)
-        epoch = ctx.broker.leader_epoch(topic, p.partition)
-        if p.current_leader_epoch >= 0 and p.current_leader_epoch != epoch:
-            code = (
-                ErrorCode.UNKNOWN_LEADER_EPOCH
-                if p.current_leader_epoch > epoch
-                else ErrorCode.FENCED_LEADER_EPOCH
-            )
-            raise KafkaError(code, None)
+        ctx.broker.check_leader_epoch(topic, p.partition, p.current_leader_epoch)
         out.leader_epoch, out.end_offset = plog.end_offset_for_epoch(p.leader_epoch)
     except Exception as e:
         out.error_code, _ = error_of(e, f"OffsetForLeaderEpoch {topic}-{p.partition}")
