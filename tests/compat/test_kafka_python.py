@@ -384,3 +384,27 @@ def test_offset_for_leader_epoch(kadmin, shared_broker, topic_name):
     by_partition = {p.partition: p for p in topic.partitions}
     assert (by_partition[0].error_code, by_partition[0].leader_epoch, by_partition[0].end_offset) == (0, 0, 3)
     assert by_partition[1].error_code == Errors.UnknownLeaderEpochError.errno
+
+
+def test_create_topics_validate_only_creates_nothing(kadmin, topic_name):
+    result = kadmin.create_topics({topic_name: {"num_partitions": 3}}, validate_only=True)
+    assert [t["error_code"] for t in result["topics"]] == [0]
+    assert topic_name not in kadmin.list_topics()
+    with pytest.raises(Errors.InvalidConfigurationError):
+        kadmin.create_topics({topic_name: {"configs": {"retention.ms": "soon"}}}, validate_only=True)
+    assert topic_name not in kadmin.list_topics()
+
+
+def test_delete_topic_by_id(kadmin, shared_broker, topic_name):
+    import uuid
+
+    create_topic(shared_broker.bootstrap, topic_name)
+    (described,) = kadmin.describe_topics([topic_name])
+    topic_id = described["topic_id"]
+    topic_id = topic_id if isinstance(topic_id, uuid.UUID) else uuid.UUID(str(topic_id))
+    assert topic_id.int != 0
+    result = kadmin.delete_topics([topic_id])
+    assert [(t["name"], t["error_code"]) for t in result["topics"]] == [(topic_name, 0)]
+    assert topic_name not in kadmin.list_topics()
+    with pytest.raises(Errors.UnknownTopicIdError):
+        kadmin.delete_topics([topic_id])

@@ -98,12 +98,13 @@ class LogManager:
             clean = take_clean_shutdown(self.fs, log_dir)
             recovery_points = self._read_checkpoint(log_dir, RECOVERY_POINT_CHECKPOINT)
             start_offsets = self._read_checkpoint(log_dir, LOG_START_OFFSET_CHECKPOINT)
-            log.info(
-                "Loading %d partitions from %s (%s shutdown)",
-                len(names),
-                log_dir,
-                "clean" if clean else "unclean",
-            )
+            if names:
+                log.info(
+                    "Loading %d partitions from %s (%s shutdown)",
+                    len(names),
+                    log_dir,
+                    "clean" if clean else "unclean",
+                )
             for name, tp in names:
                 loaded += 1
                 if tp not in topics:
