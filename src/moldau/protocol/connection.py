@@ -11,17 +11,19 @@ accept; close the connection) vs. an ``AssertionError``-class bug on our side.
 
 from __future__ import annotations
 
+import struct
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 from moldau.protocol import schema
-from moldau.protocol.frames import FrameError, FrameReader, frame
+from moldau.protocol.frames import FrameError, FrameReader
 from moldau.protocol.headers import RequestHeader, encode_response_header, parse_request_header, peek_prefix
 from moldau.protocol.primitives import DecodeError, Reader, Writer
 from moldau.protocol.schema import Api
 
 API_VERSIONS_KEY = 18
+_SIZE = struct.Struct(">i")
 
 
 class RemoteProtocolError(Exception):
@@ -97,7 +99,7 @@ class ServerCodec:
             raise RemoteProtocolError(f"malformed {api.name} v{version} request: {e}") from None
         return Request(header, api, body, len(payload))
 
-    def respond(self, request: Request, body: Any, version: int | None = None) -> bytes:
+    def respond(self, request: Request, body: Any, version: int | None = None) -> bytearray:
         """Encode the response to ``request`` (the oldest unanswered one) as a whole frame."""
         cid = request.header.correlation_id
         if not self._pending or self._pending[0] != cid:
@@ -106,9 +108,11 @@ class ServerCodec:
         v = request.version if version is None else version
         api = request.api
         w = Writer()
+        w.buf += b"\x00\x00\x00\x00"  # the size prefix, filled in below: one buffer, no copy
         w.buf += encode_response_header(cid, api.response_header_version(v))
         schema.encoder(api.response, v, api.flexible(v))(w, body)
-        return frame(w.buf)
+        _SIZE.pack_into(w.buf, 0, len(w.buf) - 4)
+        return w.buf
 
     def skip(self, request: Request) -> None:
         """Forget a request that gets no response (Produce with acks=0)."""
