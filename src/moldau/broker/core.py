@@ -11,10 +11,12 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from moldau.broker.fetch_session import FetchSessionCache
+from moldau.broker.group_runtime import GroupRuntime
 from moldau.broker.handlers.api_versions import version_list
 from moldau.broker.purgatory import FetchPurgatory
 from moldau.cluster.metadata import BrokerEndpoint, LocalMetadataStore, MetadataImage, TopicInfo
@@ -23,7 +25,8 @@ from moldau.config.topic import effective_topic_config
 from moldau.coordinator.producer_ids import ProducerIdAllocator
 from moldau.protocol.errors import ErrorCode, KafkaError
 from moldau.protocol.schema import Api
-from moldau.storage.config import LogConfig
+from moldau.storage.cleaner import CleanerConfig
+from moldau.storage.config import COMPACTION_SETTINGS, LogConfig
 from moldau.storage.log import PartitionLog
 from moldau.storage.manager import LogManager
 from moldau.util.clock import Clock, SystemClock
@@ -53,6 +56,7 @@ def log_config_of(effective: dict[str, Any]) -> LogConfig:
         preallocate=effective["preallocate"],
         message_timestamp_before_max_ms=effective["message.timestamp.before.max.ms"],
         message_timestamp_after_max_ms=effective["message.timestamp.after.max.ms"],
+        **{field: effective[name] for name, field in COMPACTION_SETTINGS.items()},
     )
 
 
@@ -69,6 +73,7 @@ class Broker:
         self.metadata: MetadataImage
         self._store: LocalMetadataStore
         self.producer_ids: ProducerIdAllocator
+        self.groups: GroupRuntime
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -92,6 +97,8 @@ class Broker:
         }
         self.logs.load(wanted)
         self.producer_ids = ProducerIdAllocator(image.producer_id_block_end, self._reserve_producer_ids)
+        self.groups = GroupRuntime(self)
+        self.groups.load()
 
     def _reserve_producer_ids(self, block_end: int) -> None:
         self.metadata.producer_id_block_end = block_end
@@ -117,22 +124,57 @@ class Broker:
         return self.endpoints.get(listener) or next(iter(self.endpoints.values()))
 
     async def maintain(self) -> None:
-        """Background upkeep on the event loop: flushes that ``flush.ms`` asks for and of
-        rolled segments (every second), and the recovery-point checkpoints (every
-        ``log.flush.offset.checkpoint.interval.ms``)."""
-        checkpoint_s = self.config.get("log.flush.offset.checkpoint.interval.ms") / 1000.0
-        last_checkpoint = time.monotonic()
+        """Background upkeep on the event loop, every second (or every
+        ``log.retention.check.interval.ms`` / ``log.cleaner.backoff.ms`` when shorter): flushes
+        that ``flush.ms`` asks for and of rolled segments; removal of deleted segments' files
+        once ``file.delete.delay.ms`` passed; a turn of the log cleaner when
+        ``log.cleaner.enable`` (its rewriting runs on ``log.cleaner.threads`` worker threads, all
+        else here); retention every ``log.retention.check.interval.ms``; the recovery-point
+        and log-start-offset checkpoints every ``log.flush.offset.checkpoint.interval.ms``.
+        A failing step is logged and retried at the next tick; it never stops the others."""
+        config = self.config
+        checkpoint_s = config.get("log.flush.offset.checkpoint.interval.ms") / 1000.0
+        retention_s = config.get("log.retention.check.interval.ms") / 1000.0
+        cleaning = bool(config.get("log.cleaner.enable"))
+        tick_s = min(1.0, retention_s)
+        if cleaning:
+            self.logs.start_cleaner(
+                CleanerConfig(
+                    threads=config.get("log.cleaner.threads"),
+                    dedupe_buffer_size=config.get("log.cleaner.dedupe.buffer.size"),
+                    io_buffer_size=config.get("log.cleaner.io.buffer.size"),
+                    load_factor=config.get("log.cleaner.io.buffer.load.factor"),
+                    backoff_ms=config.get("log.cleaner.backoff.ms"),
+                )
+            )
+            tick_s = min(tick_s, max(config.get("log.cleaner.backoff.ms"), 10) / 1000.0)
+        last_checkpoint = last_retention = time.monotonic()
         while True:
-            await asyncio.sleep(1.0)
-            self.logs.flush_due(self.clock.time_ms())
+            await asyncio.sleep(tick_s)
+            now_ms = self.clock.time_ms()
+            steps: list[tuple[str, Callable[[], object]]] = [
+                ("flushing", partial(self.logs.flush_due, now_ms)),
+                ("removing deleted segments", partial(self.logs.remove_deleted_files, now_ms)),
+            ]
+            if cleaning:
+                steps.append(("cleaning", partial(self.logs.clean, now_ms)))
+            if time.monotonic() - last_retention >= retention_s:
+                steps.append(("retention", partial(self.logs.delete_old_segments, now_ms)))
+                last_retention = time.monotonic()
             if time.monotonic() - last_checkpoint >= checkpoint_s:
-                self.logs.checkpoint()
+                steps.append(("checkpointing", self.logs.checkpoint))
                 last_checkpoint = time.monotonic()
+            for what, step in steps:
+                try:
+                    step()
+                except Exception:
+                    log.exception("Background %s failed; retrying at the next tick", what)
 
     def wake_all_waiters(self) -> None:
         self.purgatory.wake_all()
 
     def shutdown(self) -> None:
+        self.groups.stop()
         self.logs.shutdown()
 
     # -- lookups -----------------------------------------------------------------------------

@@ -11,8 +11,7 @@ does for a request it cannot answer.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 from moldau.broker.context import RequestContext
 from moldau.protocol.connection import Request
@@ -23,8 +22,17 @@ NO_RESPONSE: Any = object()
 HandlerFn = Callable[[RequestContext, Any], Any]
 
 
+class Handler(Protocol):
+    """A handler module (or object): its API declaration and its ``handle`` function."""
+
+    @property
+    def API(self) -> Api: ...  # the name handler modules export
+
+    def handle(self, ctx: RequestContext, req: Any, /) -> Any: ...
+
+
 class Router:
-    def __init__(self, modules: Iterable[ModuleType]) -> None:
+    def __init__(self, modules: Iterable[Handler]) -> None:
         self._handlers: dict[int, HandlerFn] = {}
         apis: dict[int, Api] = {}
         for m in modules:
@@ -43,7 +51,7 @@ class Router:
         return self._handlers[request.api.key](ctx, request.body)
 
 
-def default_handler_modules() -> list[ModuleType]:
+def default_handler_modules() -> list[Handler]:
     """Every API this broker serves; the ApiVersions answer is derived from this list."""
     from moldau.broker.handlers import (
         alter_configs,
@@ -56,15 +64,19 @@ def default_handler_modules() -> list[ModuleType]:
         describe_configs,
         describe_log_dirs,
         fetch,
+        find_coordinator,
+        groups,
         incremental_alter_configs,
         init_producer_id,
+        join_group,
         list_offsets,
         metadata,
+        offset_commit,
         offset_for_leader_epoch,
         produce,
     )
 
-    return [
+    modules: list[Handler] = [
         produce,
         fetch,
         list_offsets,
@@ -81,4 +93,8 @@ def default_handler_modules() -> list[ModuleType]:
         create_partitions,
         incremental_alter_configs,
         describe_cluster,
+        find_coordinator,
+        join_group,
+        offset_commit,
     ]
+    return [*modules, *groups.HANDLERS]

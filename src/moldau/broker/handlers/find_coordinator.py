@@ -1,0 +1,49 @@
+"""FindCoordinator (10), v0-6: every group is coordinated by this broker. The first request
+for a group creates ``__consumer_offsets``. v4+ batches keys. Transaction coordinators (key type
+1) come with transactions: until then they answer COORDINATOR_NOT_AVAILABLE."""
+
+from __future__ import annotations
+
+from moldau.broker.context import RequestContext
+from moldau.broker.errors import error_of
+from moldau.protocol.errors import ErrorCode, KafkaError
+from moldau.protocol.messages.find_coordinator import (
+    FIND_COORDINATOR,
+    Coordinator,
+    FindCoordinatorRequest,
+    FindCoordinatorResponse,
+)
+
+API = FIND_COORDINATOR
+
+GROUP, TRANSACTION = 0, 1
+BATCHED_FROM = 4
+
+
+def _find(ctx: RequestContext, key: str, key_type: int) -> Coordinator:
+    broker = ctx.broker
+    ep = broker.endpoint_for(ctx.listener)
+    out = Coordinator(key=key, node_id=broker.node_id, host=ep.host, port=ep.port, error_code=ErrorCode.NONE)
+    try:
+        if key_type == TRANSACTION:
+            raise KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, "transactions are not supported yet")
+        if key_type != GROUP:
+            raise KafkaError(ErrorCode.INVALID_REQUEST, f"Unknown coordinator type: {key_type}")
+        if not key:
+            raise KafkaError(ErrorCode.INVALID_REQUEST, "Group id must not be empty")
+        broker.groups.ensure_offsets_topic()
+    except Exception as e:
+        out.error_code, out.error_message = error_of(e, f"FindCoordinator {key}")
+        out.node_id, out.host, out.port = -1, "", -1
+    return out
+
+
+def handle(ctx: RequestContext, req: FindCoordinatorRequest) -> FindCoordinatorResponse:
+    if ctx.version >= BATCHED_FROM:
+        return FindCoordinatorResponse(
+            coordinators=[_find(ctx, k, req.key_type) for k in req.coordinator_keys]
+        )
+    c = _find(ctx, req.key, req.key_type)
+    return FindCoordinatorResponse(
+        error_code=c.error_code, error_message=c.error_message, node_id=c.node_id, host=c.host, port=c.port
+    )
