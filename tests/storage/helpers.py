@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Iterable
 
 from moldau.protocol.records.batch import BatchHeader, iter_headers
-from moldau.protocol.records.records import build_batch
+from moldau.protocol.records.records import Record, build_batch, decode_records
 from moldau.storage.log import PartitionLog
 from moldau.storage.log_append import AppendInfo
 from moldau.util.fs import FileSystem
@@ -106,3 +106,37 @@ class FaultyFileSystem(FileSystem):
 
     def data_reads(self, names: Iterable[str]) -> int:
         return sum(self.reads.get(n, 0) for n in names)
+
+
+def keyed_batch(
+    pairs: Iterable[tuple[bytes | None, bytes | None]],
+    *,
+    ts: int = START_MS,
+    compression: int = 0,
+    producer_id: int = -1,
+    producer_epoch: int = -1,
+    base_sequence: int = -1,
+) -> bytes:
+    """One batch of ``(key, value)`` records (value None: a tombstone), all at ``ts``."""
+    records = [(key, value, [], ts) for key, value in pairs]
+    return build_batch(
+        records,
+        compression=compression,
+        producer_id=producer_id,
+        producer_epoch=producer_epoch,
+        base_sequence=base_sequence,
+    )
+
+
+def read_all(plog: PartitionLog, start: int | None = None) -> list[Record]:
+    """Every record from ``start`` (default: the log start) to the log end, in order."""
+    offset = plog.log_start_offset if start is None else start
+    out: list[Record] = []
+    while offset < plog.log_end_offset:
+        data = plog.read(offset, 1 << 20).data
+        if not data:
+            break
+        for pos, h in iter_headers(data):
+            out += [r for r in decode_records(memoryview(data)[pos:]) if r.offset >= offset]
+            offset = h.next_offset
+    return out

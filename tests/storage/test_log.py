@@ -239,7 +239,7 @@ def test_max_timestamp_offset(new_log, small_config):
 # -- DeleteRecords and truncation ----------------------------------------------------------------
 
 
-def test_delete_records_moves_log_start_and_drops_whole_segments(new_log, small_config):
+def test_delete_records_moves_log_start_and_drops_whole_segments(new_log, small_config, clock):
     plog = new_log(small_config)
     for _ in range(20):
         append(plog, make_batch(2))
@@ -248,9 +248,19 @@ def test_delete_records_moves_log_start_and_drops_whole_segments(new_log, small_
     assert plog.delete_records_before(cut) == cut
     assert plog.log_start_offset == cut
     assert [s.base_offset for s in plog.segments] == bases[2:]
-    assert not [n for n in os.listdir(plog.dir) if n.endswith(".deleted")]
     assert offsets_in(plog.read(cut, 1 << 20).data)[0] == (cut - 1, cut)
     assert plog.delete_records_before(1) == cut  # never moves back
+
+    # the files of the deleted segments wait file.delete.delay.ms under .deleted
+    deleted = sorted(n for n in os.listdir(plog.dir) if n.endswith(".deleted"))
+    assert deleted == sorted(
+        f"{b:020d}{s}.deleted" for b in bases[:2] for s in (".log", ".index", ".timeindex")
+    )
+    clock.advance(small_config.file_delete_delay_ms - 1)
+    assert plog.deletions.remove_due(clock.time_ms()) == 0
+    clock.advance(1)
+    assert plog.deletions.remove_due(clock.time_ms()) == 6
+    assert not [n for n in os.listdir(plog.dir) if n.endswith(".deleted")]
 
 
 def test_delete_records_to_the_high_watermark(new_log):

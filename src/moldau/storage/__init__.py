@@ -9,12 +9,18 @@ Layers, each used only by the one above it:
 * ``log``: ``PartitionLog``, one partition: offsets, appends (``log_append``), reads
   (``log_read``), truncation, the leader epoch cache (``epoch_cache``).
 * ``recovery``: opening a partition directory after a clean or an unclean stop.
+* ``retention``: which old segments go, by time, size and the log start offset;
+  ``deletion``: their files go in two steps (``.deleted``, then ``file.delete.delay.ms``).
+* ``cleaner``: compaction of ``cleanup.policy=compact`` logs: choosing a log and swapping the
+  result in (``swap``), on the event loop; the rewriting (``clean_job``, ``compaction``,
+  ``offset_map``) on worker threads.
 * ``manager``: ``LogManager``, every partition across the data directories, with the
   directory-level files (``log_dir``, ``checkpoints``).
 
 Everything is synchronous plain file I/O through ``moldau.util.fs``, called from the broker's
-single event loop: no threads, no locks. I/O failures surface as
-``KafkaError(KAFKA_STORAGE_ERROR)``.
+single event loop, with no locks. The one exception is the cleaner's rewriting, which runs on
+worker threads over immutable snapshots and new files of its own (see cleaner.py for who owns
+what). I/O failures surface as ``KafkaError(KAFKA_STORAGE_ERROR)``.
 """
 
 from moldau.storage.config import LogConfig

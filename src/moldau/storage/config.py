@@ -8,11 +8,12 @@ config layer's job (``moldau.config.topic``); this class only holds the result a
 values the storage cannot work with. It is immutable: a config change hands the log a new
 instance, read from the next operation on.
 
-Not acted on yet, carried so the fields exist where later features need them:
-``retention_ms``, ``retention_bytes`` and ``cleanup_policy`` (retention and compaction),
-``file_delete_delay_ms`` (segments are deleted at once: reads return copies, so nothing can
-still be reading a deleted file), ``preallocate`` (segment files are never preallocated; see
-index.py for why that suits positioned writes).
+Retention (retention.py) acts on ``retention_ms``, ``retention_bytes`` and the ``delete``
+policy; the cleaner (cleaner.py) on the ``compact`` policy, ``min_cleanable_dirty_ratio``,
+``min_compaction_lag_ms``, ``max_compaction_lag_ms`` and ``delete_retention_ms``; deleted
+segment files wait ``file_delete_delay_ms`` before removal (deletion.py). Not acted on:
+``preallocate`` (segment files are never preallocated; see index.py for why that suits
+positioned writes).
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ class LogConfig:
     file_delete_delay_ms: int = 60000
     cleanup_policy: str = "delete"
     preallocate: bool = False
+    delete_retention_ms: int = 86400000
+    min_cleanable_dirty_ratio: float = 0.5
+    min_compaction_lag_ms: int = 0
+    max_compaction_lag_ms: int = LONG_MAX
 
     def __post_init__(self) -> None:
         for name in ("segment_bytes", "segment_ms", "segment_index_bytes", "max_message_bytes"):
@@ -58,6 +63,8 @@ class LogConfig:
             "flush_interval_ms",
             "message_timestamp_before_max_ms",
             "message_timestamp_after_max_ms",
+            "delete_retention_ms",
+            "min_compaction_lag_ms",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{_kafka_name(name)} must not be negative")
@@ -69,13 +76,30 @@ class LogConfig:
             raise ValueError("retention.ms and retention.bytes must be -1 or more")
         if self.message_timestamp_type not in _TIMESTAMP_TYPES:
             raise ValueError(f"message.timestamp.type must be one of {', '.join(_TIMESTAMP_TYPES)}")
-        policies = [p.strip() for p in self.cleanup_policy.split(",") if p.strip()]
-        if any(p not in _CLEANUP_POLICIES for p in policies):
+        if self.max_compaction_lag_ms < 1:
+            raise ValueError("max.compaction.lag.ms must be positive")
+        if not 0 <= self.min_cleanable_dirty_ratio <= 1:
+            raise ValueError("min.cleanable.dirty.ratio must be between 0 and 1")
+        if any(p not in _CLEANUP_POLICIES for p in self._policies):
             raise ValueError("cleanup.policy must be a list of delete and/or compact")
+
+    @property
+    def _policies(self) -> list[str]:
+        return [p.strip() for p in self.cleanup_policy.split(",") if p.strip()]
 
     @property
     def log_append_time(self) -> bool:
         return self.message_timestamp_type == LOG_APPEND_TIME
+
+    @property
+    def compact(self) -> bool:
+        """``cleanup.policy`` includes ``compact``: the cleaner keeps the latest record per key."""
+        return "compact" in self._policies
+
+    @property
+    def delete(self) -> bool:
+        """``cleanup.policy`` includes ``delete``: retention by time and size applies."""
+        return "delete" in self._policies
 
 
 def _kafka_name(field_name: str) -> str:
@@ -84,3 +108,12 @@ def _kafka_name(field_name: str) -> str:
 
 # Kafka's topic-level names are shorter than the broker-level ones these fields are named after.
 _KAFKA_NAMES = {"flush_interval_messages": "flush.messages", "flush_interval_ms": "flush.ms"}
+
+COMPACTION_SETTINGS = {
+    "delete.retention.ms": "delete_retention_ms",
+    "min.cleanable.dirty.ratio": "min_cleanable_dirty_ratio",
+    "min.compaction.lag.ms": "min_compaction_lag_ms",
+    "max.compaction.lag.ms": "max_compaction_lag_ms",
+}
+"""The cleaner's topic configs (Kafka name → ``LogConfig`` field), for callers that map
+effective topic configs onto a ``LogConfig``."""

@@ -8,7 +8,7 @@ A ``PartitionLog`` owns the directory ``<log dir>/<topic>-<partition>/``::
 
 and keeps these positions, all offsets::
 
-    log_start_offset  first offset a consumer may read (moved by DeleteRecords)
+    log_start_offset  first offset a consumer may read (moved by DeleteRecords and retention)
     recovery_point    everything below is known to be on disk (fsynced)
     high_watermark    last offset + 1 that consumers may see
     log_end_offset    the offset the next appended record gets
@@ -25,6 +25,12 @@ The log never fsyncs on its own except as ``flush.messages`` / ``flush.ms`` dema
 segments are fsynced when the owner calls ``flush_rolled`` (the log manager does, off the hot
 path). I/O errors surface as ``KafkaError(KAFKA_STORAGE_ERROR)``; a failed append leaves the
 log exactly as it was, so it stays readable. The owner is one event loop: no locks.
+
+Old segments leave the log through one path, ``delete_segments``, whether retention
+(retention.py) or DeleteRecords (``delete_records_before``) removes them: their files are
+renamed to ``.deleted`` and removed ``file.delete.delay.ms`` later (deletion.py). Truncation,
+which cuts the newest data, deletes at once. The cleaner replaces segments with
+``replace_segments`` (see swap.py).
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from moldau.storage.checkpoints import (
     write_partition_metadata,
 )
 from moldau.storage.config import LogConfig
+from moldau.storage.deletion import DelayedDeletions
 from moldau.storage.epoch_cache import LeaderEpochCache
 from moldau.storage.log_append import AppendInfo, assign_offsets, check_batches, should_roll
 from moldau.storage.log_read import find_by_timestamp, find_max_timestamp, read_batches
@@ -116,6 +123,7 @@ class PartitionLog:
         self.high_watermark_follows_log_end = True
         self.epoch_cache = LeaderEpochCache(fs, os.path.join(directory, LEADER_EPOCH_CHECKPOINT))
         self.failed: str | None = None  # why appends are refused, after an unrecoverable I/O error
+        self.deletions = DelayedDeletions(fs)  # the log manager hands every log its shared one
         self._dirs_to_sync: set[str] = set()  # directories with entries created since the last flush
         self._unflushed_messages = 0
         self._last_flush_ms = clock.time_ms()
@@ -377,10 +385,44 @@ class PartitionLog:
             self.epoch_cache.truncate_from_start(offset)
             if offset >= self.log_end_offset and self.segments.active.size > 0:
                 self.roll()
-            for segment in self.segments.entirely_below(offset):
-                self.segments.remove(segment)
-                segment.delete()
+        below = self.segments.entirely_below(offset)
+        self.delete_segments(below)
+        log.info(
+            "DeleteRecords moved the log start offset of %s to %d; %d segments deleted",
+            self.name,
+            offset,
+            len(below),
+        )
         return offset
+
+    def delete_segments(self, segments: list[LogSegment], now_ms: int | None = None) -> None:
+        """Remove ``segments``, the oldest of the log and never the active one, and delete their
+        files in two steps (``.deleted`` now, removal after ``file.delete.delay.ms``). The log
+        start offset moves up to the first remaining segment when it was below it."""
+        if not segments:
+            return
+        if self.segments.active in segments:
+            raise ValueError("the active segment cannot be deleted; roll first")
+        now_ms = self.clock.time_ms() if now_ms is None else now_ms
+        for segment in segments:
+            self.segments.remove(segment)
+        first = self.segments.first.base_offset
+        if first > self.log_start_offset:
+            self.log_start_offset = first
+            self.recovery_point = max(self.recovery_point, first)
+            self.high_watermark = max(self.high_watermark, first)
+        with self._storage_errors("deleting segments of"):
+            self.epoch_cache.truncate_from_start(self.log_start_offset)
+            self._dirs_to_sync.add(self.dir)
+            for segment in segments:
+                self.deletions.schedule(segment.mark_deleted(), now_ms, self.config.file_delete_delay_ms)
+
+    def replace_segments(self, old: list[LogSegment], new: LogSegment) -> None:
+        """Put ``new`` in the place of ``old`` (consecutive, not the active one) in memory; the
+        files have been swapped already (swap.py). Offsets and positions do not change."""
+        for segment in old:
+            self.segments.remove(segment)
+        self.segments.add(new)
 
     def truncate_to(self, offset: int) -> bool:
         """Remove every record at or after ``offset`` (a follower's or a recovery's truncation).

@@ -4,15 +4,19 @@ Each data directory holds one sub-directory per partition (see log.py) and these
 
     meta.properties                     cluster and node identity, see log_dir.py
     recovery-point-offset-checkpoint    per partition, the offset below which data is on disk
-    log-start-offset-checkpoint         per partition, the log start offset (DeleteRecords)
+    log-start-offset-checkpoint         per partition, the log start offset (DeleteRecords, retention)
+    cleaner-offset-checkpoint           per compacted partition, where the next cleaning starts
     .kafka_cleanshutdown                present only after a clean shutdown, see log_dir.py
 
 Lifecycle: ``LogManager(...)`` → ``load(topics)`` (checks ``meta.properties``, takes the clean
 shutdown marker, opens or recovers every partition the metadata lists) → ``create_log`` /
 ``get_log`` / ``delete_log`` / ``set_config`` while serving, with ``checkpoint()`` and
-``flush_due()`` called periodically by the owner → ``shutdown()`` (flush and close every log,
-checkpoint, write the marker). The checkpoints are written atomically, so the recovery points
-on disk never claim more than was flushed.
+``flush_due()`` called periodically by the owner, and the log lifecycle: ``delete_old_segments``
+(retention, every ``log.retention.check.interval.ms``), ``remove_deleted_files`` (deleted
+segments' files once ``file.delete.delay.ms`` passed, see deletion.py) and, after
+``start_cleaner``, ``clean`` (compaction, see cleaner.py) → ``shutdown()`` (stop the cleaner,
+flush and close every log, checkpoint, write the marker). The checkpoints are written
+atomically, so the recovery points on disk never claim more than was flushed.
 
 Partition directories that the metadata does not list are left untouched (and not opened). A
 directory whose ``partition.metadata`` names another topic id, or that is in the way of a new
@@ -27,8 +31,10 @@ import logging
 import os
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import Executor
 
 from moldau.protocol.errors import ErrorCode, KafkaError
+from moldau.storage.batch_reader import InvalidBatch
 from moldau.storage.checkpoints import (
     LOG_START_OFFSET_CHECKPOINT,
     RECOVERY_POINT_CHECKPOINT,
@@ -36,7 +42,9 @@ from moldau.storage.checkpoints import (
     read_offsets,
     write_offsets,
 )
+from moldau.storage.cleaner import CleanerConfig, LogCleaner
 from moldau.storage.config import LogConfig
+from moldau.storage.deletion import DelayedDeletions
 from moldau.storage.log import DELETE_DIR_SUFFIX, PartitionLog, parse_partition_dir_name
 from moldau.storage.log_dir import (
     MetaPropertiesError,
@@ -45,6 +53,7 @@ from moldau.storage.log_dir import (
     take_clean_shutdown,
     write_clean_shutdown,
 )
+from moldau.storage.retention import delete_old_segments
 from moldau.util.clock import Clock
 from moldau.util.fs import LOCAL, FileSystem
 from moldau.util.uuids import random_uuid_str
@@ -81,6 +90,8 @@ class LogManager:
         self._dir_of: dict[TopicPartition, str] = {}
         self._topic_configs: dict[str, LogConfig] = {}
         self._opened = False
+        self.deletions = DelayedDeletions(fs)  # shared by every log, see deletion.py
+        self.cleaner: LogCleaner | None = None
 
     # -- startup -----------------------------------------------------------------------------
 
@@ -134,6 +145,7 @@ class LogManager:
                         raise
                     self._set_aside(log_dir, name, STRAY_DIR_SUFFIX, str(e))
                     continue
+                plog.deletions = self.deletions
                 self._logs[tp] = plog
                 self._dir_of[tp] = log_dir
                 if total >= self.progress_every and loaded % self.progress_every == 0:
@@ -213,6 +225,7 @@ class LogManager:
         if self.fs.exists(os.path.join(log_dir, name)):
             self._set_aside(log_dir, name, STRAY_DIR_SUFFIX, "a new log is being created in its place")
         plog = PartitionLog.create(self.fs, log_dir, topic, partition, topic_id, config, self.clock)
+        plog.deletions = self.deletions
         self._logs[tp] = plog
         self._dir_of[tp] = log_dir
         log.info("Created log %s in %s", name, log_dir)
@@ -232,14 +245,21 @@ class LogManager:
     def delete_log(self, topic: str, partition: int) -> bool:
         """Delete the partition's directory (rename, then remove). Returns False when there is
         no such log."""
-        plog = self._logs.pop((topic, partition), None)
+        plog = self._logs.get((topic, partition))
         if plog is None:
             return False
+        if self.cleaner is not None:
+            self.cleaner.forget((topic, partition))
+        del self._logs[(topic, partition)]
         self._dir_of.pop((topic, partition), None)
         plog.delete()
         if not any(t == topic for t, _ in self._logs):
             self._topic_configs.pop(topic, None)
         return True
+
+    def topic_config(self, topic: str) -> LogConfig | None:
+        """The config last given for ``topic`` (by ``load``, ``create_log`` or ``set_config``)."""
+        return self._topic_configs.get(topic)
 
     def set_config(self, topic: str, config: LogConfig) -> None:
         """Apply ``config`` to every partition of ``topic`` at once, and to partitions created
@@ -248,6 +268,44 @@ class LogManager:
         for (t, _), plog in self._logs.items():
             if t == topic:
                 plog.set_config(config)
+
+    # -- retention and compaction ------------------------------------------------------------
+
+    def delete_old_segments(self, now_ms: int) -> int:
+        """Apply retention to every log (retention.py); returns the number of segments deleted.
+        When the log start offset of any log moved, the checkpoints are written."""
+        deleted = 0
+        for plog in self._logs.values():
+            try:
+                result = delete_old_segments(plog, now_ms)
+            except (KafkaError, OSError, InvalidBatch) as e:
+                log.error("Retention of %s failed: %s", plog.name, e)
+                continue
+            if result is not None:
+                deleted += result.segments
+        if deleted:
+            try:
+                self.checkpoint()
+            except KafkaError as e:
+                log.error("%s", e)
+        return deleted
+
+    def remove_deleted_files(self, now_ms: int) -> int:
+        """Remove the deleted segments' files whose ``file.delete.delay.ms`` has passed."""
+        return self.deletions.remove_due(now_ms)
+
+    def start_cleaner(self, config: CleanerConfig, *, executor: Executor | None = None) -> LogCleaner:
+        """Start compacting (``log.cleaner.enable``); ``executor`` defaults to
+        ``log.cleaner.threads`` worker threads."""
+        if self.cleaner is None:
+            self.cleaner = LogCleaner(
+                self.fs, config, self._logs, self._dir_of, self.log_dirs, executor=executor
+            )
+        return self.cleaner
+
+    def clean(self, now_ms: int) -> int:
+        """One turn of the cleaner (see ``LogCleaner.run``); 0 when it is not started."""
+        return self.cleaner.run(now_ms) if self.cleaner is not None else 0
 
     # -- durability --------------------------------------------------------------------------
 
@@ -282,6 +340,9 @@ class LogManager:
     def shutdown(self, broker_epoch: int = -1) -> None:
         """Flush and close every log, write the checkpoints, then mark each data directory
         whose logs all closed cleanly with ``.kafka_cleanshutdown``."""
+        if self.cleaner is not None:
+            self.cleaner.shutdown()
+            self.cleaner = None
         unclean: set[str] = set()
         for tp, plog in self._logs.items():
             try:
@@ -292,6 +353,7 @@ class LogManager:
             if plog.failed is not None:
                 unclean.add(self._dir_of[tp])
         self.checkpoint()
+        self.deletions.remove_all()
         for log_dir in self.log_dirs:
             if log_dir in unclean:
                 log.warning("Not marking %s as cleanly shut down: a log in it failed", log_dir)

@@ -15,9 +15,11 @@ Called by ``PartitionLog.open`` once per partition at startup. Two cases:
   Segments before the recovery point are trusted as in a clean start.
 
 In both cases a segment whose index files are missing or inconsistent gets them rebuilt from
-its batch headers when first used (logged at WARNING). Leftovers of interrupted operations
-are removed first: ``*.deleted`` files (segment deletion is rename-then-remove) and ``*.tmp``
-files (checkpoints are written to a temporary file and renamed).
+its batch headers when first used (logged at WARNING). Interrupted operations are dealt with
+first: a segment swap by the cleaner is completed or undone (swap.py), then the leftovers are
+removed: ``*.deleted`` files (segment deletion is rename-then-remove), ``*.cleaned`` files (a
+cleaning that had not committed) and ``*.tmp`` files (checkpoints are written to a temporary
+file and renamed).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import NamedTuple
 from moldau.storage.batch_reader import InvalidBatch
 from moldau.storage.config import LogConfig
 from moldau.storage.segment import (
+    CLEANED_SUFFIX,
     DELETED_SUFFIX,
     INDEX_SUFFIX,
     LOG_SUFFIX,
@@ -36,11 +39,12 @@ from moldau.storage.segment import (
     LogSegment,
 )
 from moldau.storage.segments import LogSegments
+from moldau.storage.swap import finish_interrupted_swap
 from moldau.util.fs import FileSystem
 
 log = logging.getLogger(__name__)
 
-_LEFTOVER_SUFFIXES = (DELETED_SUFFIX, ".tmp")
+_LEFTOVER_SUFFIXES = (DELETED_SUFFIX, CLEANED_SUFFIX, ".tmp")
 
 
 class LoadedLog(NamedTuple):
@@ -93,8 +97,11 @@ def load_segments(
 
 
 def _scan_directory(fs: FileSystem, directory: str) -> list[int]:
-    """Base offsets of the segments present; removes leftovers and orphaned index files."""
+    """Base offsets of the segments present; finishes an interrupted swap, removes leftovers
+    and orphaned index files."""
     names = fs.listdir(directory)
+    if finish_interrupted_swap(fs, directory, names):
+        names = fs.listdir(directory)
     bases = set()
     for name in names:
         stem, ext = os.path.splitext(name)

@@ -40,6 +40,9 @@ LOG_SUFFIX = ".log"
 INDEX_SUFFIX = ".index"
 TIME_INDEX_SUFFIX = ".timeindex"
 DELETED_SUFFIX = ".deleted"
+CLEANED_SUFFIX = ".cleaned"  # a segment the cleaner is writing (see swap.py)
+SWAP_SUFFIX = ".swap"  # a cleaned segment committed to replace others (see swap.py)
+REPLACED_SUFFIX = ".replaced"  # a segment a pending swap replaces (see swap.py)
 
 
 def segment_file_name(base_offset: int, suffix: str) -> str:
@@ -122,6 +125,23 @@ class LogSegment:
         caller recovers the segment or loads its tail."""
         size = fs.path_size(os.path.join(directory, segment_file_name(base_offset, LOG_SUFFIX)))
         return cls(fs, directory, base_offset, config, size=size, now_ms=now_ms)
+
+    @classmethod
+    def create_cleaned(
+        cls, fs: FileSystem, directory: str, base_offset: int, config: LogConfig, now_ms: int
+    ) -> LogSegment:
+        """A new empty segment whose three files carry the ``.cleaned`` suffix
+        (``<base>.log.cleaned`` ...), for the cleaner to fill; swap.py renames them into
+        place. Existing files of the same name are emptied."""
+        seg = cls(fs, directory, base_offset, config, size=0, now_ms=now_ms)
+        seg.log_path += CLEANED_SUFFIX
+        seg.offset_index.path += CLEANED_SUFFIX
+        seg.time_index.path += CLEANED_SUFFIX
+        fs.truncate(seg._log(), 0)
+        seg.offset_index.replace([])
+        seg.time_index.replace([])
+        seg._max_ts = -1
+        return seg
 
     def has_index_files(self) -> bool:
         return self.fs.exists(self.offset_index.path) and self.fs.exists(self.time_index.path)
@@ -213,6 +233,11 @@ class LogSegment:
     @property
     def largest_timestamp(self) -> int:
         return self.max_timestamp_and_offset()[0]
+
+    def first_batch_timestamp(self) -> int:
+        """The first batch's max timestamp (-1 for an empty segment), which
+        ``max.compaction.lag.ms`` measures from. One header read."""
+        return read_header(self.fs, self._log(), 0).max_timestamp if self.size else -1
 
     def time_waited_for_roll(self, now_ms: int) -> int:
         """How long this segment has been taking appends, for ``segment.ms``. Measured from the
@@ -396,8 +421,17 @@ class LogSegment:
             self.time_index.close()
 
     def delete(self) -> None:
-        """Rename the three files to ``*.deleted``, then remove them. A crash in between leaves
-        only ``.deleted`` files, which loading removes."""
+        """Rename the three files to ``*.deleted``, then remove them at once. A crash in between
+        leaves only ``.deleted`` files, which loading removes. (Retention, DeleteRecords and the
+        cleaner delay the removal instead: see ``mark_deleted`` and deletion.py.)"""
+        for path in self.mark_deleted():
+            if self.fs.exists(path):
+                self.fs.remove(path)
+
+    def mark_deleted(self) -> list[str]:
+        """The first step of deleting: release the descriptors and rename the three files to
+        ``*.deleted``; returns the new paths, for the caller to remove (now or later). The
+        segment is unusable afterwards."""
         if self._fd is not None:
             fd, self._fd = self._fd, None
             self.fs.close(fd)
@@ -407,12 +441,9 @@ class LogSegment:
             paths.append(self.log_path + DELETED_SUFFIX)
         for index in (self.offset_index, self.time_index):
             index.close()
-            original = index.path
-            index.rename(original + DELETED_SUFFIX)
+            index.rename(index.path + DELETED_SUFFIX)
             paths.append(index.path)
-        for path in paths:
-            if self.fs.exists(path):
-                self.fs.remove(path)
+        return paths
 
     def __repr__(self) -> str:
         return f"LogSegment(base_offset={self.base_offset}, size={self.size})"

@@ -1,0 +1,292 @@
+"""One cleaning pass over one log, as run on the cleaner's worker thread.
+
+Ownership: a ``CleanJob`` is an immutable snapshot taken on the event loop (cleaner.py): the
+partition directory, the non-active segments to read as ``(base offset, size, descriptor)``
+with descriptors opened for this job alone, the offsets that bound the pass, the topic's
+``LogConfig`` (itself immutable) and the time. ``run_clean_job`` reads only those descriptors,
+only up to each snapshot size, and writes only new ``*.cleaned`` files that nothing else
+knows about; it never touches a ``PartitionLog``, a ``LogSegment`` of the log, or anything else
+the event loop owns. Non-active segment files do not change once rolled; should one be cut or
+deleted meanwhile (truncation, retention), the job reads its own descriptor's data, and the
+swap on the event loop (swap.py) sees that the log changed and discards the result. The job
+closes its descriptors when it ends; its output files become the event loop's when the job's
+result is handed over.
+
+The pass, as Kafka's ``Cleaner.doClean``:
+
+1. **Offset map.** Walk the dirty part, ``[first_dirty_offset, first_uncleanable_offset)``,
+   decoding every data batch and mapping each key to its latest offset (offset_map.py), until
+   the map is full. ``end_offset`` is one past the last offset mapped: the pass cleans below it.
+2. **Producers.** Walk the batch headers of every snapshot segment to find each producer's
+   last data batch.
+3. **Groups.** The segments below ``end_offset``, from the first, in runs whose sizes add up
+   to at most ``segment.bytes`` and whose offsets fit one segment (small cleaned segments
+   merge this way on later passes).
+4. **Rewrite.** Each group becomes one new segment ``<first base>.log.cleaned`` (with its
+   ``.index.cleaned`` and ``.timeindex.cleaned``): every batch of the group through
+   compaction.py, the survivors appended in order with their original offsets, the files
+   fsynced and closed. A batch whose records all go still leaves an empty batch when it is
+   its producer's last data batch (so the producer's sequence state can be rebuilt from the
+   log) or the last batch below ``first_uncleanable_offset`` (so the offset it ends at is not
+   lost), as Kafka keeps them.
+
+Memory: the offset map (bounded, see offset_map.py), one read window per segment walk
+(``batch_reader``), one decoded batch, and an output buffer of ``io_buffer_size`` bytes.
+Disk: the cleaned copies of all groups exist together until the event loop swaps them in.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from moldau.protocol.records.batch import BatchHeader, parse_header
+from moldau.protocol.records.records import decode_records
+from moldau.storage.batch_reader import walk_batches
+from moldau.storage.compaction import clean_batch
+from moldau.storage.config import LogConfig
+from moldau.storage.index import INT32_MAX
+from moldau.storage.offset_map import OffsetMap
+from moldau.storage.segment import (
+    CLEANED_SUFFIX,
+    INDEX_SUFFIX,
+    LOG_SUFFIX,
+    TIME_INDEX_SUFFIX,
+    LogSegment,
+    segment_file_name,
+)
+from moldau.util.fs import FileSystem
+
+log = logging.getLogger(__name__)
+
+
+class CleaningAborted(Exception):
+    """The job was told to stop (shutdown); its output was removed."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSegment:
+    base_offset: int
+    size: int
+    fd: int  # read-only, opened for this job; the job closes it
+
+
+@dataclass(frozen=True, slots=True)
+class CleanJob:
+    name: str  # "<topic>-<partition>", for logging
+    directory: str
+    segments: tuple[SourceSegment, ...]  # the non-active segments below first_uncleanable_offset
+    first_dirty_offset: int
+    first_uncleanable_offset: int
+    config: LogConfig
+    now_ms: int
+    map_memory: int
+    load_factor: float
+    io_buffer_size: int
+    abort: threading.Event = field(default_factory=threading.Event, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CleanedGroup:
+    base_offset: int  # of the new segment, also of the first segment it replaces
+    replaced: tuple[int, ...]  # base offsets of the segments it replaces, in order
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class CleanOutcome:
+    end_offset: int  # the next pass's first dirty offset
+    groups: tuple[CleanedGroup, ...]
+    bytes_read: int
+    bytes_written: int
+    records_read: int
+    records_kept: int
+
+
+def cleaned_paths(directory: str, base_offset: int) -> list[str]:
+    """The three files a cleaned segment is written to."""
+    return [
+        os.path.join(directory, segment_file_name(base_offset, suffix + CLEANED_SUFFIX))
+        for suffix in (LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX)
+    ]
+
+
+def remove_cleaned(fs: FileSystem, directory: str, base_offset: int) -> None:
+    for path in cleaned_paths(directory, base_offset):
+        try:
+            fs.remove(path)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            log.warning("Could not remove %s (start-up will): %s", path, e)
+
+
+def run_clean_job(job: CleanJob, fs: FileSystem) -> CleanOutcome:
+    """Run the pass (see the module docstring); closes the job's descriptors whatever
+    happens. Raises CleaningAborted when ``job.abort`` is set, and OSError / InvalidBatch /
+    CorruptBatchError / CompressionError as reading and writing do; either way no output file
+    is left behind."""
+    try:
+        return _Pass(job, fs).run()
+    finally:
+        for source in job.segments:
+            try:
+                fs.close(source.fd)
+            except OSError:
+                log.exception("Could not close a segment descriptor of %s", job.name)
+
+
+class _Pass:
+    def __init__(self, job: CleanJob, fs: FileSystem) -> None:
+        self.job = job
+        self.fs = fs
+        self.offsets = OffsetMap(job.map_memory, job.load_factor)
+        self.bytes_read = 0
+        self.bytes_written = 0
+        self.records_read = 0
+        self.records_kept = 0
+
+    def run(self) -> CleanOutcome:
+        job = self.job
+        self._build_offset_map()
+        end_offset = self.offsets.latest_offset + 1
+        if end_offset <= job.first_dirty_offset:
+            return CleanOutcome(job.first_dirty_offset, (), self.bytes_read, 0, 0, 0)
+        last_of_producer = self._last_batches_of_producers()
+        groups: list[CleanedGroup] = []
+        try:
+            for group in self._groups(end_offset):
+                groups.append(self._clean_group(group, last_of_producer))
+        except BaseException:
+            for done in groups:
+                remove_cleaned(self.fs, job.directory, done.base_offset)
+            raise
+        return CleanOutcome(
+            end_offset,
+            tuple(groups),
+            self.bytes_read,
+            self.bytes_written,
+            self.records_read,
+            self.records_kept,
+        )
+
+    def _batches(self, source: SourceSegment) -> Iterator[tuple[BatchHeader, memoryview]]:
+        """The segment's batches with their bytes, checking for an abort between batches."""
+        for _, h, data in walk_batches(self.fs, source.fd, 0, source.size, with_data=True):
+            if self.job.abort.is_set():
+                raise CleaningAborted(self.job.name)
+            assert data is not None
+            yield h, data
+
+    # -- 1. offset map -------------------------------------------------------------------
+
+    def _build_offset_map(self) -> None:
+        job, offsets = self.job, self.offsets
+        start = job.first_dirty_offset
+        dirty = [
+            (i, s)
+            for i, s in enumerate(job.segments)
+            if self._next_base(i) > start and s.base_offset < job.first_uncleanable_offset
+        ]
+        for i, source in dirty:
+            for h, data in self._batches(source):
+                self.bytes_read += h.size
+                if h.last_offset < start:
+                    continue
+                if not h.is_control:  # TODO(transactions): skip the records of aborted transactions
+                    for record in decode_records(data):
+                        if record.key is None or record.offset < start:
+                            continue
+                        if not offsets.put(record.key, record.offset):
+                            return  # full: this pass cleans up to the last offset mapped
+                offsets.update_latest_offset(h.last_offset)
+            offsets.update_latest_offset(self._next_base(i) - 1)
+
+    def _next_base(self, i: int) -> int:
+        segments = self.job.segments
+        return segments[i + 1].base_offset if i + 1 < len(segments) else self.job.first_uncleanable_offset
+
+    # -- 2. producers --------------------------------------------------------------------
+
+    def _last_batches_of_producers(self) -> dict[int, int]:
+        """Producer id → last offset of its last data batch in the snapshot."""
+        last: dict[int, int] = {}
+        for source in self.job.segments:
+            for _, h, _ in walk_batches(self.fs, source.fd, 0, source.size):
+                if h.producer_id >= 0 and not h.is_control:
+                    last[h.producer_id] = h.last_offset
+        return last
+
+    # -- 3. groups -----------------------------------------------------------------------
+
+    def _groups(self, end_offset: int) -> list[list[int]]:
+        """Indexes into ``job.segments`` of each group, in order."""
+        job = self.job
+        below = [i for i, s in enumerate(job.segments) if s.base_offset < end_offset]
+        groups: list[list[int]] = []
+        for i in below:
+            if groups:
+                group = groups[-1]
+                first = job.segments[group[0]]
+                size = sum(job.segments[j].size for j in group)
+                if (
+                    size + job.segments[i].size <= job.config.segment_bytes
+                    and self._next_base(i) - 1 - first.base_offset <= INT32_MAX
+                ):
+                    group.append(i)
+                    continue
+            groups.append([i])
+        return groups
+
+    # -- 4. rewrite ----------------------------------------------------------------------
+
+    def _clean_group(self, group: list[int], last_of_producer: dict[int, int]) -> CleanedGroup:
+        job = self.job
+        sources = [job.segments[i] for i in group]
+        base = sources[0].base_offset
+        out = LogSegment.create_cleaned(self.fs, job.directory, base, job.config, job.now_ms)
+        try:
+            buffer = bytearray()
+            headers: list[tuple[int, BatchHeader]] = []
+            for source in sources:
+                for h, data in self._batches(source):
+                    keep_empty = (
+                        h.producer_id >= 0 and last_of_producer.get(h.producer_id) == h.last_offset
+                    ) or h.next_offset == job.first_uncleanable_offset
+                    kept = clean_batch(
+                        data,
+                        h,
+                        self.offsets,
+                        now_ms=job.now_ms,
+                        delete_retention_ms=job.config.delete_retention_ms,
+                        keep_empty=keep_empty,
+                    )
+                    self.bytes_read += h.size
+                    self.records_read += h.records_count
+                    if kept is None:
+                        continue
+                    kept_header = h if kept is data else parse_header(kept)
+                    self.records_kept += kept_header.records_count
+                    headers.append((len(buffer), kept_header))
+                    buffer += kept
+                    if len(buffer) >= job.io_buffer_size:
+                        self._append(out, buffer, headers)
+            self._append(out, buffer, headers)
+            out.finalize_time_index()
+            out.flush()
+        except BaseException:
+            out.close()
+            remove_cleaned(self.fs, job.directory, base)
+            raise
+        out.close()
+        self.bytes_written += out.size
+        return CleanedGroup(base, tuple(s.base_offset for s in sources), out.size)
+
+    def _append(self, out: LogSegment, buffer: bytearray, headers: list[tuple[int, BatchHeader]]) -> None:
+        if headers:
+            out.append(buffer, headers, self.job.now_ms)
+        buffer.clear()
+        headers.clear()

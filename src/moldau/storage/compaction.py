@@ -1,0 +1,149 @@
+"""Compaction of one record batch: which records survive, and the bytes of what survives.
+
+Pure functions over bytes, called by the cleaner's worker (clean_job.py) for every batch of
+the segments it rewrites. A record survives when it is the latest of its key in the offset
+map (or lies past what the map covers), unless it is a tombstone (null value) whose batch's
+delete horizon has passed. Records without a key do not survive (a compacted topic refuses
+them on produce; older data may hold some).
+
+The outcome for a batch, as Kafka's ``MemoryRecords.filterTo`` decides it:
+
+* every record survives and no delete horizon is needed: the **same bytes**;
+* some survive: a **rebuilt** batch holding exactly those records. It keeps the original base
+  offset and last offset delta (so the batch covers the same offsets and the producer's
+  sequence numbers still line up), each record its offset delta, the producer id, epoch and
+  base sequence, the partition leader epoch, the timestamp type and the codec (the records
+  are inflated and compressed again with the same codec, snappy keeping its framing). The
+  max timestamp is recomputed from the survivors (LogAppendTime batches keep theirs);
+* none survive: the batch is **dropped**, or, when the caller asks (the last batch of a
+  producer, the last batch of the cleaning round), replaced by an **empty batch**: the
+  61-byte header with the same offsets and producer fields, no records, no compression,
+  base and max timestamp both the old max timestamp.
+
+Delete horizon (Kafka 4, KIP-534): when a batch that keeps a tombstone has no horizon yet, the
+rebuilt batch gets one, ``now + delete.retention.ms``. It is stored as Kafka stores it: bit 6
+of the attributes set and the horizon in the base timestamp field, every record's timestamp
+delta recomputed against it so that record timestamps read back unchanged. Cleanings after
+the horizon drop the batch's tombstones. So a tombstone lives ``delete.retention.ms`` past the
+cleaning that first kept it, then until the next cleaning of its segment.
+
+Control batches (transaction markers) are returned untouched, and transactional batches are
+treated like any other. TODO(transactions): drop the records of aborted transactions and
+obsolete markers by Kafka's rules (``CleanedTransactionMetadata``) once the log keeps a
+transaction index.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from moldau.protocol.records.batch import (
+    CRC_START,
+    DELETE_HORIZON_BIT,
+    HEADER_SIZE,
+    BatchHeader,
+    crc32c,
+)
+from moldau.protocol.records.compression import Compression, is_xerial
+from moldau.protocol.records.records import Record, build_batch, decode_records
+from moldau.storage.offset_map import OffsetMap
+
+_I16 = struct.Struct(">h")
+_U32 = struct.Struct(">I")
+
+Batch = bytes | bytearray | memoryview
+
+
+def delete_horizon(h: BatchHeader) -> int | None:
+    """The batch's delete horizon (ms), None when it has none."""
+    return h.base_timestamp if h.attributes & DELETE_HORIZON_BIT else None
+
+
+def retains(record: Record, offsets: OffsetMap, horizon: int | None, now_ms: int) -> bool:
+    """Kafka's ``shouldRetainRecord`` for v2 batches."""
+    if record.offset > offsets.latest_offset:
+        return True
+    if record.key is None:
+        return False
+    if record.offset < offsets.get(record.key):
+        return False
+    return record.value is not None or horizon is None or now_ms < horizon
+
+
+def clean_batch(
+    batch: Batch,
+    h: BatchHeader,
+    offsets: OffsetMap,
+    *,
+    now_ms: int,
+    delete_retention_ms: int,
+    keep_empty: bool,
+) -> Batch | None:
+    """What the cleaned segment gets for this batch (see the module docstring): ``batch``
+    itself, a rebuilt or empty batch, or None to drop it."""
+    if h.is_control:
+        return batch  # TODO(transactions): obsolete markers go too, after delete.retention.ms
+    horizon = delete_horizon(h)
+    records = decode_records(batch)
+    kept = [r for r in records if retains(r, offsets, horizon, now_ms)]
+    needs_horizon = horizon is None and any(r.value is None for r in kept)
+    if len(kept) == len(records) and not needs_horizon:
+        return batch
+    if not kept:
+        return empty_batch(h) if keep_empty else None
+    if needs_horizon:
+        horizon = now_ms + delete_retention_ms
+    return rebuild_batch(batch, h, kept, horizon)
+
+
+def rebuild_batch(batch: Batch, h: BatchHeader, kept: list[Record], horizon: int | None) -> bytes:
+    """A batch with the header fields of ``h`` holding only ``kept`` (records decoded from
+    ``batch``, in order), with ``horizon`` as its delete horizon when not None."""
+    created = [h.base_timestamp + r.timestamp_delta for r in kept]  # as the producer set them
+    base_ts = horizon if horizon is not None else created[0]
+    records = [
+        Record(r.offset_delta, ts - base_ts, r.key, r.value, r.headers, r.attributes)
+        for r, ts in zip(kept, created, strict=True)
+    ]
+    data = build_batch(
+        records,
+        base_offset=h.base_offset,
+        compression=h.compression,
+        producer_id=h.producer_id,
+        producer_epoch=h.producer_epoch,
+        base_sequence=h.base_sequence,
+        transactional=h.is_transactional,
+        partition_leader_epoch=h.partition_leader_epoch,
+        log_append_time=h.log_append_time,
+        base_timestamp=base_ts,
+        max_timestamp=h.max_timestamp if h.log_append_time else max(created),
+        last_offset_delta=h.last_offset_delta,
+        xerial_snappy=h.compression == Compression.SNAPPY and is_xerial(memoryview(batch)[HEADER_SIZE:]),
+    )
+    return _mark_delete_horizon(data) if horizon is not None else data
+
+
+def empty_batch(h: BatchHeader) -> bytes:
+    """Kafka's empty batch for a batch whose records all went (``writeEmptyHeader``)."""
+    return build_batch(
+        [],
+        base_offset=h.base_offset,
+        producer_id=h.producer_id,
+        producer_epoch=h.producer_epoch,
+        base_sequence=h.base_sequence,
+        transactional=h.is_transactional,
+        control=h.is_control,
+        partition_leader_epoch=h.partition_leader_epoch,
+        log_append_time=h.log_append_time,
+        base_timestamp=h.max_timestamp,
+        max_timestamp=h.max_timestamp,
+        last_offset_delta=h.last_offset_delta,
+    )
+
+
+def _mark_delete_horizon(data: bytes) -> bytes:
+    """Set attribute bit 6 (the base timestamp is the delete horizon) and fix the CRC."""
+    buf = bytearray(data)
+    _I16.pack_into(buf, CRC_START, _I16.unpack_from(buf, CRC_START)[0] | DELETE_HORIZON_BIT)
+    _U32.pack_into(buf, 17, crc32c(memoryview(buf)[CRC_START:]))
+    return bytes(buf)
