@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from moldau.cli import serve
+from moldau.cli import cluster, configs, consume, groups, perf, produce, serve, topics
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,6 +15,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     serve.add_parser(sub)
+    topics.add_parser(sub)
+    produce.add_parser(sub)
+    consume.add_parser(sub)
+    groups.add_parser(sub)
+    configs.add_parser(sub)
+    cluster.add_parser(sub)
+    perf.add_parser(sub)
     return parser
 
 
