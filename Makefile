@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TSTAMP := $(VENV)/.test-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+BSTAMP := $(VENV)/.bench-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DATA   ?= ./moldau-data
 LISTEN ?= PLAINTEXT://127.0.0.1:9092
@@ -40,6 +41,14 @@ typecheck: $(TSTAMP)
 
 test: $(TSTAMP) system-deps lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider
+
+$(BSTAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $@
+
+# Moldau and Tansu side by side (docs/performance.md); BENCH_QUICK=1 for a short sanity run.
+bench: $(BSTAMP)
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
