@@ -4,13 +4,15 @@ It follows the runtime contract of ``moldau.coordinator.group.results``: records
 are appended to an in-memory log and replayed, then its replies are delivered (or, with
 ``fail_writes`` set, the records are dropped and ``replies_if_write_fails`` delivered), and
 ``tick`` runs whenever ``next_deadline`` has passed. It also checks that no token is ever
-answered twice.
+answered twice. ``history`` is the log as a loader would read it: the records and the
+transaction markers, in order.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from moldau.coordinator.group import CoordinatorRecord, GroupConfig, GroupCoordinator, Result
@@ -24,11 +26,25 @@ from moldau.protocol.messages.offset_commit import (
 )
 from moldau.protocol.messages.offset_fetch import OffsetFetchRequest, OffsetFetchRequestTopic
 from moldau.protocol.messages.sync_group import SyncGroupRequest, SyncGroupRequestAssignment
+from moldau.protocol.messages.txn_offset_commit import (
+    TxnOffsetCommitRequest,
+    TxnOffsetCommitRequestPartition,
+    TxnOffsetCommitRequestTopic,
+)
 from moldau.protocol.primitives import Writer
 from moldau.util.clock import ManualClock
 
 START_MS = 1_700_000_000_000
 DEFAULT_PROTOCOLS = (("range", b"range-meta"),)
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A transaction's COMMIT (``committed``) or ABORT marker in a ``__consumer_offsets`` partition."""
+
+    partition: int
+    producer_id: int
+    committed: bool
 
 
 def subscription(*topics: str, version: int = 0, user_data: bytes | None = None) -> bytes:
@@ -52,6 +68,7 @@ class Harness:
             self.clock, config, member_id_factory=lambda prefix: f"{prefix}-{next(counter)}"
         )
         self.log: list[CoordinatorRecord] = []
+        self.history: list[CoordinatorRecord | Marker] = []
         self.replies: dict[int, Any] = {}
         self.fail_writes = False
         self._tokens = itertools.count(1)
@@ -64,6 +81,7 @@ class Harness:
         else:
             for record in result.records:
                 self.log.append(record)
+                self.history.append(record)
                 self.coordinator.replay(record)
             sent = result.replies
         for token, response in sent:
@@ -215,14 +233,65 @@ class Harness:
         )
         return self.call("offset_commit", req, version)
 
-    def fetch(self, group: str, topics: dict[str, list[int]] | None, *, version: int = 7) -> Any:
+    def fetch(
+        self,
+        group: str,
+        topics: dict[str, list[int]] | None,
+        *,
+        version: int = 7,
+        require_stable: bool = False,
+    ) -> Any:
         req = OffsetFetchRequest(
             group_id=group,
             topics=None
             if topics is None
             else [OffsetFetchRequestTopic(name=t, partition_indexes=p) for t, p in topics.items()],
+            require_stable=require_stable,
         )
         return self.answer(self.call("offset_fetch", req, version))
+
+    def txn_commit(
+        self,
+        group: str,
+        offsets: dict[tuple[str, int], int],
+        *,
+        producer_id: int = 1000,
+        producer_epoch: int = 0,
+        generation: int = -1,
+        member_id: str = "",
+        instance: str | None = None,
+        version: int = 3,
+        metadata: str | None = "",
+        leader_epoch: int = -1,
+    ) -> int:
+        topics: dict[str, list[TxnOffsetCommitRequestPartition]] = {}
+        for (topic, partition), offset in offsets.items():
+            topics.setdefault(topic, []).append(
+                TxnOffsetCommitRequestPartition(
+                    partition_index=partition,
+                    committed_offset=offset,
+                    committed_leader_epoch=leader_epoch,
+                    committed_metadata=metadata,
+                )
+            )
+        req = TxnOffsetCommitRequest(
+            transactional_id=f"txn-{producer_id}",
+            group_id=group,
+            producer_id=producer_id,
+            producer_epoch=producer_epoch,
+            generation_id=generation,
+            member_id=member_id,
+            group_instance_id=instance,
+            topics=[TxnOffsetCommitRequestTopic(name=t, partitions=p) for t, p in topics.items()],
+        )
+        return self.call("txn_offset_commit", req, version)
+
+    def end_txn(self, group: str, producer_id: int = 1000, *, committed: bool) -> None:
+        """The transaction's marker lands in the partition of ``group``."""
+        marker = Marker(self.coordinator.partition_for(group), producer_id, committed)
+        self.history.append(marker)
+        self.coordinator.replay_marker(marker.partition, marker.producer_id, marker.committed)
+        self.run_due()
 
     # -- whole rounds ------------------------------------------------------------------------
 

@@ -21,9 +21,11 @@ from moldau.broker.handlers.api_versions import version_list
 from moldau.broker.purgatory import FetchPurgatory
 from moldau.cluster.metadata import BrokerEndpoint, LocalMetadataStore, MetadataImage, TopicInfo
 from moldau.config.broker import BrokerConfig
+from moldau.config.dynamic import usable_layer
 from moldau.config.topic import effective_topic_config
 from moldau.coordinator.producer_ids import ProducerIdAllocator
 from moldau.protocol.errors import ErrorCode, KafkaError
+from moldau.protocol.records.batch import iter_headers
 from moldau.protocol.schema import Api
 from moldau.storage.cleaner import CleanerConfig
 from moldau.storage.config import COMPACTION_SETTINGS, LogConfig
@@ -82,6 +84,8 @@ class Broker:
             os.makedirs(d, exist_ok=True)
         self._store = LocalMetadataStore(self.log_dirs[0])
         image = self._store.load()
+        if image is not None:
+            self._load_dynamic_configs(image)
         defaults = log_config_of(effective_topic_config({}, self.config))
         self.logs = LogManager(self.log_dirs, self.clock, defaults, node_id=self.node_id)
         cluster_id = self.logs.open(image.cluster_id if image else None)
@@ -99,6 +103,29 @@ class Broker:
         self.producer_ids = ProducerIdAllocator(image.producer_id_block_end, self._reserve_producer_ids)
         self.groups = GroupRuntime(self)
         self.groups.load()
+
+    def _load_dynamic_configs(self, image: MetadataImage) -> None:
+        """Lay the dynamic broker configs kept in the image over the static ones (KIP-226),
+        cluster-wide first. Entries that are no longer acceptable are skipped with an error in
+        the log, as Kafka does, rather than keeping the broker from starting."""
+        for resource, per_broker in (("", False), (str(self.node_id), True)):
+            layer, dropped = usable_layer(self.config, per_broker, image.broker_config(resource))
+            for problem in dropped:
+                log.error("Ignoring the stored dynamic config %s (broker resource %r)", problem, resource)
+            if per_broker:
+                self.config.update_dynamic(per_broker=layer)
+            else:
+                self.config.update_dynamic(default=layer)
+
+    def refresh_log_configs(self) -> None:
+        """Re-derive every topic's log config from the broker config in effect and hand the
+        changed ones to the log manager; called after a dynamic broker config changed, so that
+        topics without an override of a changed default act on the new value at once."""
+        self.logs.default_config = log_config_of(effective_topic_config({}, self.config))
+        for topic in self.metadata.topics.values():
+            config = self.log_config(topic)
+            if self.logs.topic_config(topic.name) != config:
+                self.logs.set_config(topic.name, config)
 
     def _reserve_producer_ids(self, block_end: int) -> None:
         self.metadata.producer_id_block_end = block_end
@@ -222,6 +249,19 @@ class Broker:
                 raise KafkaError(ErrorCode.UNKNOWN_LEADER_EPOCH, None)
             raise KafkaError(ErrorCode.FENCED_LEADER_EPOCH, None)
         return epoch
+
+    def append_internal(self, topic: str, partition: int, batch: bytearray) -> None:
+        """Append a batch the broker built itself (coordinator records), assigning offsets and
+        waking fetches, as a produce would but without a client's validation."""
+        plog = self.partition_log(topic, partition)
+        plog.append(
+            batch,
+            list(iter_headers(batch)),
+            leader_epoch=self.leader_epoch(topic, partition),
+            now_ms=self.clock.time_ms(),
+            log_append_time=False,
+        )
+        self.purgatory.notify(topic, partition, len(batch))
 
     def save_metadata(self) -> None:
         self._store.save(self.metadata)

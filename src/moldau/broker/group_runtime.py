@@ -1,38 +1,23 @@
-"""Runs the sans-IO group coordinator on the event loop.
+"""The group coordinator on the event loop: ``__consumer_offsets`` and its settings.
 
-The coordinator decides; this runtime does the I/O around its decisions, in a fixed order for
-every operation: call the coordinator, append the records it returned to their
-``__consumer_offsets`` partitions, replay them into the coordinator, then deliver the replies.
-A reply may answer the calling request or requests parked earlier (a JoinGroup waiting for the
-rebalance to complete), which is why requests carry a token and wait on a future.
-
-Timers: after every operation the runtime re-arms one loop timer at the coordinator's
-``next_deadline()``; when it fires, ``tick()`` expires sessions, rebalances and offsets.
-
-At start-up every partition of ``__consumer_offsets`` is read from its log start and replayed.
-The topic itself is created on first use (FindCoordinator), as Kafka does.
+Everything generic (append, replay, replies, timers, loading) is ``CoordinatorRuntime``'s;
+this module names the topic, builds the coordinator from the broker configs, and replays
+transaction markers that land in ``__consumer_offsets`` (they settle transactional offsets).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections import defaultdict
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from moldau.coordinator.group import CoordinatorRecord, GroupConfig, GroupCoordinator, Result
-from moldau.protocol.errors import KafkaError
-from moldau.protocol.records.batch import iter_headers
-from moldau.protocol.records.records import build_batch, decode_records
+from moldau.broker.coordinator_runtime import CoordinatorRuntime, InternalTopic
+from moldau.coordinator.group import GroupConfig, GroupCoordinator
+from moldau.protocol.records.batch import BatchHeader
+from moldau.protocol.records.control import parse_end_txn_marker
 
 if TYPE_CHECKING:
     from moldau.broker.core import Broker
 
-log = logging.getLogger(__name__)
-
 OFFSETS_TOPIC = "__consumer_offsets"
-_LOAD_CHUNK = 8 * 1024 * 1024
 
 
 def group_config(broker: Broker) -> GroupConfig:
@@ -49,137 +34,26 @@ def group_config(broker: Broker) -> GroupConfig:
     )
 
 
-class GroupRuntime:
+def offsets_topic(broker: Broker) -> InternalTopic:
+    get = broker.config.get
+    return InternalTopic(
+        name=OFFSETS_TOPIC,
+        partitions=get("offsets.topic.num.partitions"),
+        replication_factor=get("offsets.topic.replication.factor"),
+        configs={
+            "cleanup.policy": "compact",
+            "compression.type": "producer",
+            "segment.bytes": str(get("offsets.topic.segment.bytes")),
+        },
+    )
+
+
+class GroupRuntime(CoordinatorRuntime):
+    coordinator: GroupCoordinator
+
     def __init__(self, broker: Broker) -> None:
-        self._broker = broker
-        self.coordinator = GroupCoordinator(broker.clock, group_config(broker))
-        self._waiting: dict[object, asyncio.Future[Any]] = {}
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: int | None = None
+        super().__init__(broker, offsets_topic(broker), GroupCoordinator(broker.clock, group_config(broker)))
 
-    # -- start-up ------------------------------------------------------------------------------
-
-    def load(self) -> None:
-        """Replay every existing partition of ``__consumer_offsets``."""
-        topic = self._broker.metadata.topics.get(OFFSETS_TOPIC)
-        if topic is None:
-            return
-        count = 0
-        for partition in range(len(topic.partitions)):
-            plog = self._broker.partition_log(OFFSETS_TOPIC, partition)
-            offset = plog.log_start_offset
-            while offset < plog.high_watermark:
-                data = plog.read(offset, _LOAD_CHUNK, max_offset=plog.high_watermark).data
-                if not data:
-                    break
-                for pos, header in iter_headers(data):
-                    offset = header.next_offset
-                    if header.is_control:
-                        continue
-                    for record in decode_records(memoryview(data)[pos : pos + header.size]):
-                        self.coordinator.replay(CoordinatorRecord(partition, record.key or b"", record.value))
-                        count += 1
-        if count:
-            log.info("Loaded %d records of %s into the group coordinator", count, OFFSETS_TOPIC)
-        self._apply(self.coordinator.loaded())
-
-    def ensure_offsets_topic(self) -> None:
-        from moldau.broker import topic_admin
-
-        broker = self._broker
-        if OFFSETS_TOPIC in broker.metadata.topics:
-            return
-        replication = min(
-            broker.config.get("offsets.topic.replication.factor"), len(broker.metadata.brokers) or 1
-        )
-        topic_admin.create_topic(
-            broker,
-            OFFSETS_TOPIC,
-            broker.config.get("offsets.topic.num.partitions"),
-            replication,
-            configs={
-                "cleanup.policy": "compact",
-                "compression.type": "producer",
-                "segment.bytes": str(broker.config.get("offsets.topic.segment.bytes")),
-            },
-        )
-        log.info("Created %s", OFFSETS_TOPIC)
-
-    # -- operations ----------------------------------------------------------------------------
-
-    def call(self, operation: Callable[[object], Result]) -> Any:
-        """Run one coordinator operation. Returns the response when it is ready at once,
-        otherwise an awaitable that completes when the coordinator replies."""
-        token = object()
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._waiting[token] = future
-        try:
-            self._apply(operation(token))
-        except BaseException:
-            self._waiting.pop(token, None)
-            raise
-        if future.done():
-            return future.result()
-        return future
-
-    def _apply(self, result: Result) -> None:
-        replies = result.replies
-        if result.records:
-            try:
-                self._append(result.records)
-            except KafkaError as e:
-                log.error("Writing to %s failed: %s", OFFSETS_TOPIC, e)
-                replies = result.replies_if_write_fails
-            else:
-                for record in result.records:
-                    self.coordinator.replay(record)
-        for token, response in replies:
-            future = self._waiting.pop(token, None)
-            if future is not None and not future.done():
-                future.set_result(response)
-        self._arm_timer()
-
-    def _append(self, records: list[CoordinatorRecord]) -> None:
-        broker = self._broker
-        now = broker.clock.time_ms()
-        by_partition: dict[int, list[CoordinatorRecord]] = defaultdict(list)
-        for record in records:
-            by_partition[record.partition].append(record)
-        for partition, batch_records in by_partition.items():
-            batch = bytearray(build_batch([(r.key, r.value, [], now) for r in batch_records]))
-            plog = broker.partition_log(OFFSETS_TOPIC, partition)
-            plog.append(
-                batch,
-                list(iter_headers(batch)),
-                leader_epoch=broker.leader_epoch(OFFSETS_TOPIC, partition),
-                now_ms=now,
-                log_append_time=False,
-            )
-            broker.purgatory.notify(OFFSETS_TOPIC, partition, len(batch))
-
-    # -- timers --------------------------------------------------------------------------------
-
-    def _arm_timer(self) -> None:
-        deadline = self.coordinator.next_deadline()
-        if deadline == self._timer_at:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._timer_at = deadline
-        if deadline is None:
-            return
-        delay = max(0, deadline - self._broker.clock.time_ms()) / 1000.0
-        self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        self._timer_at = None
-        self._apply(self.coordinator.tick())
-
-    def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        for future in self._waiting.values():
-            future.cancel()
-        self._waiting.clear()
+    def on_control_batch(self, partition: int, header: BatchHeader, batch: memoryview) -> None:
+        marker = parse_end_txn_marker(batch)
+        self.coordinator.replay_marker(partition, marker.producer_id, marker.committed)

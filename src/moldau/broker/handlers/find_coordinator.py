@@ -31,7 +31,7 @@ def _find(ctx: RequestContext, key: str, key_type: int) -> Coordinator:
             raise KafkaError(ErrorCode.INVALID_REQUEST, f"Unknown coordinator type: {key_type}")
         if not key:
             raise KafkaError(ErrorCode.INVALID_REQUEST, "Group id must not be empty")
-        broker.groups.ensure_offsets_topic()
+        broker.groups.ensure_topic()
     except Exception as e:
         out.error_code, out.error_message = error_of(e, f"FindCoordinator {key}")
         out.node_id, out.host, out.port = -1, "", -1

@@ -10,6 +10,8 @@ compared ignoring case) and by type (v5+; classic groups only match ``classic``)
 
 DeleteGroups: only an EMPTY group may be deleted (NON_EMPTY_GROUP otherwise,
 GROUP_ID_NOT_FOUND for an unknown one); its offsets and then the group itself get tombstones.
+Partitions with only a pending transactional offset get one too: it removes the pending
+offset, so the transaction's COMMIT cannot bring an offset of the deleted group back.
 """
 
 from __future__ import annotations
@@ -99,10 +101,13 @@ def list_groups(ctx: Context, fx: Effects, req: ListGroupsRequest, version: int,
 
 
 def delete_group_records(ctx: Context, fx: Effects, group_id: str) -> None:
-    """Tombstones for every offset of the group, then for the group."""
+    """Tombstones for every offset of the group (committed or pending), then for the group."""
     partition = ctx.partition_for(group_id)
     for topic, p, _ in ctx.offsets.offsets_of(group_id):
         fx.write(CoordinatorRecord(partition, encode_offset_commit_key(group_id, topic, p), None))
+    for topic, p in ctx.pending.partitions_of(group_id):
+        if ctx.offsets.get(group_id, topic, p) is None:
+            fx.write(CoordinatorRecord(partition, encode_offset_commit_key(group_id, topic, p), None))
     ctx.write_group(fx, group_id, None)
 
 

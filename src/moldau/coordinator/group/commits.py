@@ -14,11 +14,15 @@ by a member of a stable or rebalancing group also counts as a heartbeat.
 OffsetFetch: one group up to v7, several from v8, each for given partitions or (topics null,
 v2+) for everything committed. An unknown partition answers offset -1, leader epoch -1 and
 empty metadata; so does every partition of an unknown group, which is not an error for a
-classic group.
+classic group. Offsets of open transactions are never answered. With ``require_stable``
+(v7+), a partition that has one answers UNSTABLE_OFFSET_COMMIT (offset -1), so the client
+retries until the transaction ends instead of starting from an offset about to change; when
+fetching everything, only partitions with a committed offset are listed, as in Kafka.
 
 OffsetDelete: GROUP_ID_NOT_FOUND for an unknown group, NON_EMPTY_GROUP for a group with
 members unless it uses the ``consumer`` protocol; then partitions of topics it subscribes to
-get GROUP_SUBSCRIBED_TO_TOPIC and the others are deleted with tombstones.
+get GROUP_SUBSCRIBED_TO_TOPIC and the others are deleted with tombstones, which also remove
+any transaction's pending offset for them.
 """
 
 from __future__ import annotations
@@ -128,28 +132,37 @@ def commit_offsets(ctx: Context, fx: Effects, req: OffsetCommitRequest, version:
 # -- OffsetFetch ------------------------------------------------------------------------------
 
 Wanted = list[tuple[str, list[int]]] | None  # None: every committed partition
+Fetched = list[tuple[str, list[tuple[int, CommittedOffset, ErrorCode]]]]
 
 
-def _fetch(
-    ctx: Context, group_id: str, wanted: Wanted
-) -> list[tuple[str, list[tuple[int, CommittedOffset]]]]:
+def _fetch(ctx: Context, group_id: str, wanted: Wanted, require_stable: bool) -> Fetched:
     group = ctx.groups.get(group_id)
     known = group is not None
+
+    def answer(
+        topic: str, partition: int, stored: CommittedOffset | None
+    ) -> tuple[int, CommittedOffset, ErrorCode]:
+        if require_stable and ctx.pending.has_pending(group_id, topic, partition):
+            return partition, _NO_OFFSET, ErrorCode.UNSTABLE_OFFSET_COMMIT
+        return partition, stored if stored is not None else _NO_OFFSET, ErrorCode.NONE
+
     if wanted is None:
         if not known:
             return []
-        by_topic: dict[str, list[tuple[int, CommittedOffset]]] = {}
+        by_topic: dict[str, list[tuple[int, CommittedOffset, ErrorCode]]] = {}
         for topic, partition, committed in ctx.offsets.offsets_of(group_id):
-            by_topic.setdefault(topic, []).append((partition, committed))
+            by_topic.setdefault(topic, []).append(answer(topic, partition, committed))
         return list(by_topic.items())
-    found: list[tuple[str, list[tuple[int, CommittedOffset]]]] = []
-    for topic, partitions in wanted:
-        offsets = []
-        for partition in partitions:
-            stored = ctx.offsets.get(group_id, topic, partition) if known else None
-            offsets.append((partition, stored if stored is not None else _NO_OFFSET))
-        found.append((topic, offsets))
-    return found
+    return [
+        (
+            topic,
+            [
+                answer(topic, partition, ctx.offsets.get(group_id, topic, partition) if known else None)
+                for partition in partitions
+            ],
+        )
+        for topic, partitions in wanted
+    ]
 
 
 def _wanted(topics: Iterable[OffsetFetchRequestTopic] | Iterable[OffsetFetchRequestTopics] | None) -> Wanted:
@@ -172,11 +185,12 @@ def fetch_offsets(ctx: Context, fx: Effects, req: OffsetFetchRequest, version: i
                                 committed_offset=o.offset,
                                 committed_leader_epoch=o.leader_epoch,
                                 metadata=o.metadata,
+                                error_code=int(code),
                             )
-                            for partition, o in offsets
+                            for partition, o, code in offsets
                         ],
                     )
-                    for topic, offsets in _fetch(ctx, g.group_id, _wanted(g.topics))
+                    for topic, offsets in _fetch(ctx, g.group_id, _wanted(g.topics), req.require_stable)
                 ],
             )
             for g in req.groups
@@ -192,11 +206,14 @@ def fetch_offsets(ctx: Context, fx: Effects, req: OffsetFetchRequest, version: i
                     committed_offset=o.offset,
                     committed_leader_epoch=o.leader_epoch,
                     metadata=o.metadata,
+                    error_code=int(code),
                 )
-                for partition, o in offsets
+                for partition, o, code in offsets
             ],
         )
-        for topic, offsets in _fetch(ctx, req.group_id, _wanted(req.topics))
+        for topic, offsets in _fetch(
+            ctx, req.group_id, _wanted(req.topics), version >= 7 and req.require_stable
+        )
     ]
     fx.reply(waiter.token, OffsetFetchResponse(topics=topics))
 
@@ -222,7 +239,10 @@ def delete_offsets(ctx: Context, fx: Effects, req: OffsetDeleteRequest, version:
             answers.append(
                 OffsetDeleteResponsePartition(partition_index=p.partition_index, error_code=int(code))
             )
-            if not subscribed and ctx.offsets.get(req.group_id, topic.name, p.partition_index) is not None:
+            if not subscribed and (
+                ctx.offsets.get(req.group_id, topic.name, p.partition_index) is not None
+                or ctx.pending.has_pending(req.group_id, topic.name, p.partition_index)
+            ):
                 key = encode_offset_commit_key(req.group_id, topic.name, p.partition_index)
                 fx.write(CoordinatorRecord(partition, key, None))
         topics.append(OffsetDeleteResponseTopic(name=topic.name, partitions=answers))

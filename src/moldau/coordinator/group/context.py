@@ -16,6 +16,7 @@ from moldau.coordinator.group.config import GroupConfig
 from moldau.coordinator.group.group import ClassicGroup
 from moldau.coordinator.group.jvm import partition_for
 from moldau.coordinator.group.offsets import OffsetStore
+from moldau.coordinator.group.pending import PendingOffsets
 from moldau.coordinator.group.records import (
     GroupMetadataValue,
     encode_group_metadata_key,
@@ -37,6 +38,9 @@ class Context:
     config: GroupConfig
     groups: dict[str, ClassicGroup] = field(default_factory=dict)
     offsets: OffsetStore = field(default_factory=OffsetStore)
+    pending: PendingOffsets = field(default_factory=PendingOffsets)
+    # how many offset records replay has seen: the position of the next one
+    replayed_offsets: int = 0
     timer: Timer = field(default_factory=Timer)
     # replies settled by replay (parked requests answered once a write is durable); tick sends them
     outbox: list[tuple[Token, Any]] = field(default_factory=list)
@@ -47,6 +51,11 @@ class Context:
 
     def partition_for(self, group_id: str) -> int:
         return partition_for(group_id, self.config.offsets_topic_num_partitions)
+
+    def next_position(self) -> int:
+        """The position of the offset record being replayed (replay only); see ``offsets``."""
+        self.replayed_offsets += 1
+        return self.replayed_offsets
 
     def write_group(self, fx: Effects, group_id: str, value: GroupMetadataValue | None) -> None:
         """Emit a GroupMetadata record (or, for None, the group's tombstone)."""

@@ -7,10 +7,10 @@ and whom to answer (see :mod:`results` for the contract). Time comes from the cl
 construction; expiries happen only inside :meth:`tick`, which the runtime calls at
 :meth:`next_deadline`.
 
-Start-up: replay the whole of each partition through :meth:`replay`, then call
-:meth:`loaded` (members of loaded groups get fresh session deadlines as their records are
-replayed; ``loaded`` restarts them from the end of loading and rebalances groups that are
-over ``group.max.size``).
+Start-up: replay the whole of each partition through :meth:`replay`, and its transaction
+markers through :meth:`replay_marker`, in log order; then call :meth:`loaded` (members of
+loaded groups get fresh session deadlines as their records are replayed; ``loaded`` restarts
+them from the end of loading and rebalances groups that are over ``group.max.size``).
 
 Any :class:`~moldau.protocol.errors.KafkaError` an operation raises becomes that API's error
 response here, and only here.
@@ -21,12 +21,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from moldau.coordinator.group import admin, commits, join, membership, rebalance, retention
+from moldau.coordinator.group import admin, commits, join, membership, rebalance, retention, txn_commits
 from moldau.coordinator.group.config import GroupConfig
 from moldau.coordinator.group.context import Context, random_member_id
 from moldau.coordinator.group.group import ClassicGroup, Waiter
 from moldau.coordinator.group.offsets import CommittedOffset
 from moldau.coordinator.group.replay import replay as replay_record
+from moldau.coordinator.group.replay import replay_marker
 from moldau.coordinator.group.responses import error_response
 from moldau.coordinator.group.results import CoordinatorRecord, Effects, Result, Token
 from moldau.coordinator.group.timer import TimerKind, heartbeat_key
@@ -41,6 +42,7 @@ from moldau.protocol.messages.offset_commit import OffsetCommitRequest
 from moldau.protocol.messages.offset_delete import OffsetDeleteRequest
 from moldau.protocol.messages.offset_fetch import OffsetFetchRequest
 from moldau.protocol.messages.sync_group import SyncGroupRequest
+from moldau.protocol.messages.txn_offset_commit import TxnOffsetCommitRequest
 from moldau.util.clock import Clock
 
 Req = TypeVar("Req")
@@ -103,6 +105,11 @@ class GroupCoordinator:
     def offset_fetch(self, req: OffsetFetchRequest, version: int, token: Token) -> Result:
         return self._run("offset_fetch", commits.fetch_offsets, req, version, token)
 
+    def txn_offset_commit(self, req: TxnOffsetCommitRequest, version: int, token: Token) -> Result:
+        """TxnOffsetCommit: the records carry ``req.producer_id``/``producer_epoch`` and must be
+        appended in a transactional batch of that producer."""
+        return self._run("txn_offset_commit", txn_commits.commit_txn_offsets, req, version, token)
+
     def offset_delete(self, req: OffsetDeleteRequest, version: int, token: Token) -> Result:
         return self._run("offset_delete", commits.delete_offsets, req, version, token)
 
@@ -156,6 +163,12 @@ class GroupCoordinator:
         loading a partition. The only mutator of durable state."""
         replay_record(self._ctx, record)
 
+    def replay_marker(self, partition: int, producer_id: int, committed: bool) -> None:
+        """Apply a transaction marker (COMMIT if ``committed``, else ABORT) of ``producer_id``
+        found in ``__consumer_offsets`` partition ``partition``, live or while loading: the
+        producer's pending offsets there become committed, or are dropped."""
+        replay_marker(self._ctx, partition, producer_id, committed)
+
     def loaded(self) -> Result:
         """Loading is over: every member's session restarts now, and a group larger than
         ``group.max.size`` (the limit may have shrunk) rebalances, as Kafka does on load."""
@@ -182,6 +195,15 @@ class GroupCoordinator:
 
     def offsets_snapshot(self) -> dict[str, dict[tuple[str, int], CommittedOffset]]:
         return self._ctx.offsets.snapshot()
+
+    def has_pending_offset(self, group_id: str, topic: str, partition: int) -> bool:
+        """Whether an open transaction has written an offset for the partition."""
+        return self._ctx.pending.has_pending(group_id, topic, partition)
+
+    def pending_snapshot(self) -> dict[tuple[int, int], dict[tuple[str, str, int], CommittedOffset]]:
+        """Pending transactional offsets: (``__consumer_offsets`` partition, producer id) ->
+        (group, topic, partition) -> offset."""
+        return self._ctx.pending.snapshot()
 
     def session_deadline(self, group_id: str, member_id: str) -> int | None:
         return self._ctx.timer.deadline(heartbeat_key(group_id, member_id))

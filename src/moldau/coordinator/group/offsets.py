@@ -2,7 +2,11 @@
 
 The store maps group -> topic -> partition -> :class:`CommittedOffset`. Only ``replay``
 calls :meth:`OffsetStore.put` and :meth:`OffsetStore.remove`; operations read it and emit
-OffsetCommit records or tombstones.
+OffsetCommit records or tombstones. Each offset also keeps the *position* of the record it
+came from: a number that grows with every offset record replayed, so it orders records of
+one ``__consumer_offsets`` partition as their log offsets do (Kafka keeps the record offset
+itself). A transaction's offset replaces a committed one only if its record is the later of
+the two (see :mod:`pending`).
 
 Retention (KIP-211, as Kafka's ``OffsetExpirationCondition``): an offset expires once
 ``offsets.retention.minutes`` have passed since a *base time*, which depends on the group:
@@ -52,22 +56,31 @@ class CommittedOffset:
 
 
 class OffsetStore:
-    __slots__ = ("_groups",)
+    __slots__ = ("_groups", "_positions")
 
     def __init__(self) -> None:
         self._groups: dict[str, dict[str, dict[int, CommittedOffset]]] = {}
+        self._positions: dict[tuple[str, str, int], int] = {}
 
     def get(self, group_id: str, topic: str, partition: int) -> CommittedOffset | None:
         return self._groups.get(group_id, {}).get(topic, {}).get(partition)
 
-    def put(self, group_id: str, topic: str, partition: int, offset: CommittedOffset) -> None:
+    def position(self, group_id: str, topic: str, partition: int) -> int | None:
+        """The position of the record the committed offset came from (None: no offset)."""
+        return self._positions.get((group_id, topic, partition))
+
+    def put(
+        self, group_id: str, topic: str, partition: int, offset: CommittedOffset, *, position: int
+    ) -> None:
         self._groups.setdefault(group_id, {}).setdefault(topic, {})[partition] = offset
+        self._positions[(group_id, topic, partition)] = position
 
     def remove(self, group_id: str, topic: str, partition: int) -> None:
         topics = self._groups.get(group_id)
         if topics is None or partition not in topics.get(topic, {}):
             return
         del topics[topic][partition]
+        del self._positions[(group_id, topic, partition)]
         if not topics[topic]:
             del topics[topic]
         if not topics:

@@ -6,8 +6,10 @@ partition is loaded at start-up, and must give the same result either way. Per r
 OffsetCommit value
     Store the offset. A group that does not exist yet comes into being, EMPTY and without a
     protocol type: that is how commits without group membership create their group.
+    A record of a transaction (it carries a producer id) does the same, except that the
+    offset is stored as pending for that producer, invisible until the transaction ends.
 OffsetCommit tombstone
-    Forget the offset.
+    Forget the offset, and any transaction's pending offset for the partition.
 GroupMetadata value
     The group's stored roster becomes the record's. If the group is not negotiating anything
     (no working roster), the record *is* the group: it is (re)born EMPTY or STABLE, and
@@ -20,6 +22,10 @@ GroupMetadata tombstone
     The group is DEAD and removed. Requests still parked in it (they can only have arrived
     after the deletion was decided) are answered COORDINATOR_NOT_AVAILABLE, so their clients
     find the coordinator again and start afresh.
+
+Transaction markers are not records: :func:`replay_marker` settles a producer's pending
+offsets in one partition (see :mod:`pending` for the rules). Records and markers replayed in
+log order give the same state whether they arrive live or while loading.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from __future__ import annotations
 from moldau.coordinator.group.context import Context
 from moldau.coordinator.group.group import ClassicGroup, Roster
 from moldau.coordinator.group.offsets import CommittedOffset
+from moldau.coordinator.group.pending import PendingOffset
 from moldau.coordinator.group.records import (
     GroupMetadataKey,
     GroupMetadataValue,
@@ -48,17 +55,47 @@ def replay(ctx: Context, record: CoordinatorRecord) -> None:
     if isinstance(key, OffsetCommitKey):
         if record.value is None:
             ctx.offsets.remove(key.group, key.topic, key.partition)
+            ctx.pending.discard(key.group, key.topic, key.partition)
         else:
-            _replay_offset(ctx, key, decode_offset_commit_value(record.value))
+            _replay_offset(ctx, record, key, decode_offset_commit_value(record.value))
     elif isinstance(key, GroupMetadataKey):
         value = None if record.value is None else decode_group_metadata_value(record.value)
         _replay_group(ctx, key.group, value)
 
 
-def _replay_offset(ctx: Context, key: OffsetCommitKey, value: OffsetCommitValue) -> None:
-    if key.group not in ctx.groups:
-        ctx.groups[key.group] = ClassicGroup(key.group, GroupState.EMPTY, ctx.now())
-    ctx.offsets.put(key.group, key.topic, key.partition, CommittedOffset.from_record(value))
+def _ensure_group(ctx: Context, group_id: str) -> None:
+    if group_id not in ctx.groups:
+        ctx.groups[group_id] = ClassicGroup(group_id, GroupState.EMPTY, ctx.now())
+
+
+def _replay_offset(
+    ctx: Context, record: CoordinatorRecord, key: OffsetCommitKey, value: OffsetCommitValue
+) -> None:
+    _ensure_group(ctx, key.group)
+    offset = CommittedOffset.from_record(value)
+    position = ctx.next_position()
+    if record.is_transactional:
+        pending = PendingOffset(offset, position)
+        ctx.pending.put(
+            (record.partition, record.producer_id), (key.group, key.topic, key.partition), pending
+        )
+    else:
+        ctx.offsets.put(key.group, key.topic, key.partition, offset, position=position)
+
+
+def replay_marker(ctx: Context, partition: int, producer_id: int, committed: bool) -> None:
+    """A COMMIT or ABORT marker of ``producer_id`` in ``__consumer_offsets`` partition
+    ``partition``. A marker with nothing pending (the transaction wrote no offsets here, or a
+    tombstone removed them) changes nothing."""
+    ended = ctx.pending.end((partition, producer_id))
+    if not committed:
+        return
+    for (group_id, topic, p), pending in ended.items():
+        current = ctx.offsets.position(group_id, topic, p)
+        if current is not None and current > pending.position:
+            continue  # a later record committed this partition: it stays
+        _ensure_group(ctx, group_id)
+        ctx.offsets.put(group_id, topic, p, pending.offset, position=pending.position)
 
 
 def _replay_group(ctx: Context, group_id: str, value: GroupMetadataValue | None) -> None:

@@ -32,6 +32,11 @@ from moldau.protocol.messages.offset_fetch import (
     OffsetFetchResponseTopic,
 )
 from moldau.protocol.messages.sync_group import SyncGroupResponse
+from moldau.protocol.messages.txn_offset_commit import (
+    TxnOffsetCommitResponse,
+    TxnOffsetCommitResponsePartition,
+    TxnOffsetCommitResponseTopic,
+)
 
 
 def join_response(
@@ -140,6 +145,24 @@ def commit_response(request: Any, error: ErrorCode) -> OffsetCommitResponse:
     )
 
 
+def txn_commit_response(request: Any, error: ErrorCode) -> TxnOffsetCommitResponse:
+    """Every partition of a TxnOffsetCommit request answered with ``error`` (Kafka's
+    ``TxnOffsetCommitRequest.getErrorResponse``); the runtime uses it too when the
+    transactional write is refused."""
+    return TxnOffsetCommitResponse(
+        topics=[
+            TxnOffsetCommitResponseTopic(
+                name=topic.name,
+                partitions=[
+                    TxnOffsetCommitResponsePartition(partition_index=p.partition_index, error_code=int(error))
+                    for p in topic.partitions
+                ],
+            )
+            for topic in request.topics
+        ]
+    )
+
+
 def _fetch_error(request: Any, version: int, error: ErrorCode) -> OffsetFetchResponse:
     if version >= 8:
         return OffsetFetchResponse(
@@ -183,6 +206,7 @@ ERROR_RESPONSES: dict[str, Callable[[Any, int, ErrorCode], Any]] = {
     "heartbeat": lambda req, v, e: HeartbeatResponse(error_code=int(e)),
     "leave_group": lambda req, v, e: leave_response(v, [], e),
     "offset_commit": lambda req, v, e: commit_response(req, e),
+    "txn_offset_commit": lambda req, v, e: txn_commit_response(req, e),
     "offset_fetch": _fetch_error,
     "offset_delete": lambda req, v, e: OffsetDeleteResponse(error_code=int(e)),
     "describe_groups": _describe_error,

@@ -28,11 +28,23 @@ Token = Hashable  # opaque, given by the runtime with each request; echoed with 
 
 @dataclass(frozen=True, slots=True)
 class CoordinatorRecord:
-    """One record of ``__consumer_offsets``: key and value in Kafka's layout (see ``records``)."""
+    """One record of ``__consumer_offsets``: key and value in Kafka's layout (see ``records``).
+
+    A record with a producer id belongs to that producer's open transaction: the runtime
+    writes it in a transactional batch carrying the producer id and epoch, and hands it back
+    to ``replay`` with them (when loading, from the batch header). Such a record takes effect
+    only when the transaction's COMMIT marker is replayed, and never if it aborts.
+    """
 
     partition: int  # the __consumer_offsets partition
     key: bytes
     value: bytes | None  # None = tombstone
+    producer_id: int = -1  # -1: not transactional
+    producer_epoch: int = -1
+
+    @property
+    def is_transactional(self) -> bool:
+        return self.producer_id >= 0
 
 
 @dataclass

@@ -4,6 +4,10 @@ Every ``offsets.retention.check.interval.ms`` the coordinator looks at every gro
 that :func:`~moldau.coordinator.group.offsets.expired_offsets` finds expired get tombstones,
 and a group in EMPTY state whose offsets are all gone (or that never had any) gets its
 GroupMetadata tombstone. The records take effect when replayed, like any other.
+
+Open transactions hold things back, as in Kafka: an expired offset of a partition with a
+pending transactional offset stays (its tombstone would also wipe the pending one), and a
+group with any pending offset is not removed.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ def sweep(ctx: Context, fx: Effects) -> None:
     retention_ms = ctx.config.offsets_retention_ms
     for group in list(ctx.groups.values()):
         expired, nothing_left = expired_offsets(group, ctx.offsets, now, retention_ms)
+        if ctx.pending.has_open_transactions(group.group_id):
+            nothing_left = False
+            expired = [(t, p) for t, p in expired if not ctx.pending.has_pending(group.group_id, t, p)]
         partition = ctx.partition_for(group.group_id)
         for topic, p in expired:
             fx.write(CoordinatorRecord(partition, encode_offset_commit_key(group.group_id, topic, p), None))
