@@ -270,7 +270,7 @@ def test_control_batches_are_left_alone(new_log, cleaner_for, clock):
     marker = build_end_txn_marker(
         ControlType.COMMIT, producer_id=5, producer_epoch=0, coordinator_epoch=0, timestamp=START_MS
     )
-    append(plog, marker)
+    plog.append_control(marker, leader_epoch=0)
     plog.roll()
     put(plog, ("a", "2"), roll=True)
     cleaner_for(plog).run(clock.time_ms())

@@ -80,7 +80,29 @@ def test_failure_while_rolling(new_log, fs):
     assert [s.base_offset for s in plog.segments] == [0, 4]
 
 
-def test_undo_failure_takes_the_log_offline_but_keeps_it_readable(tmp_path, clock, fs):
+def test_a_failed_undo_is_retried_before_the_next_append(new_log, fs):
+    plog = new_log()
+    append(plog, make_batch(3))
+    active = plog.segments.active
+    fs.fail_write = lambda path: path.endswith(".log")
+    fs.fail_truncate = lambda path: path.endswith(".log")
+    assert_storage_error(plog, make_batch(3))
+    assert plog.failed is None and active.broken
+    assert os.path.getsize(active.log_path) > active.size  # half a batch the undo could not cut
+    assert offsets_in(plog.read(0, 1 << 20).data) == [(0, 2)]
+
+    fs.fail_write = None  # the disk takes writes again, the truncation still fails
+    assert_storage_error(plog, make_batch(1))
+    assert plog.log_end_offset == 3
+
+    fs.fail_truncate = None
+    assert append(plog, make_batch(1)).first_offset == 3
+    assert not active.broken
+    assert os.path.getsize(active.log_path) == active.size
+    assert offsets_in(plog.read(0, 1 << 20).data) == [(0, 2), (3, 3)]
+
+
+def test_a_segment_that_cannot_be_repaired_makes_the_shutdown_unclean(tmp_path, clock, fs):
     manager = LogManager([str(tmp_path / "data")], clock, LogConfig(), fs=fs)
     manager.load({("orders", 0): (TOPIC_ID, LogConfig())})
     plog = manager.get_log("orders", 0)
@@ -90,20 +112,36 @@ def test_undo_failure_takes_the_log_offline_but_keeps_it_readable(tmp_path, cloc
     fs.fail_write = lambda path: path.endswith(".log")
     fs.fail_truncate = lambda path: path.endswith(".log")
     assert_storage_error(plog, make_batch(3))
-    assert plog.failed is not None
-    fs.fail_write = fs.fail_truncate = None
-    error = assert_storage_error(plog, make_batch(1))
-    assert "offline" in str(error)
     assert offsets_in(plog.read(0, 1 << 20).data) == [(0, 2)]
 
     manager.shutdown()
     assert not (tmp_path / "data" / ".kafka_cleanshutdown").exists()
+    fs.fail_write = fs.fail_truncate = None
     # the next start is unclean, so recovery drops the half-written batch
     again = LogManager([str(tmp_path / "data")], clock, LogConfig(), fs=fs)
     again.load({("orders", 0): (TOPIC_ID, LogConfig())})
     recovered = again.get_log("orders", 0)
     assert recovered is not None and recovered.log_end_offset == 3
     assert append(recovered, make_batch(1)).first_offset == 3
+
+
+def test_a_failed_index_truncation_is_retried_before_the_next_use(new_log, fs):
+    plog = new_log(LogConfig(index_interval_bytes=0))
+    for _ in range(3):
+        append(plog, make_batch(1))
+    seg = plog.segments.active
+    entries = len(seg.offset_index)
+    fs.fail_write = lambda path: path.endswith(".index")
+    fs.fail_truncate = lambda path: path.endswith(".index")
+    assert_storage_error(plog, make_batch(1))
+    assert len(seg.offset_index) == entries
+    assert os.path.getsize(seg.offset_index.path) > 8 * entries  # the torn entry is still there
+    fs.fail_write = fs.fail_truncate = None
+    assert append(plog, make_batch(1)).first_offset == 3
+    assert os.path.getsize(seg.offset_index.path) == 8 * len(seg.offset_index) == 8 * (entries + 1)
+    seg.offset_index.unload()
+    seg.offset_index.load(seg.size)  # the file is consistent
+    assert len(seg.offset_index) == entries + 1
 
 
 def test_fsync_failure(new_log, fs):
@@ -131,3 +169,33 @@ def test_checkpoint_write_failure_leaves_the_old_checkpoint(tmp_path, clock, fs)
     assert e.value.code == ErrorCode.KAFKA_STORAGE_ERROR
     assert path.read_bytes() == old
     assert not [n for n in os.listdir(tmp_path / "data") if n.endswith(".tmp")]
+
+
+def test_a_log_that_cannot_be_created_leaves_nothing_in_the_way(tmp_path, clock, fs):
+    manager = LogManager([str(tmp_path / "data")], clock, LogConfig(), fs=fs)
+    manager.load({})
+    fs.fail_write = lambda path: path.endswith(".tmp")  # partition.metadata cannot be written
+    with pytest.raises(KafkaError) as e:
+        manager.create_log("orders", 0, TOPIC_ID)
+    assert e.value.code == ErrorCode.KAFKA_STORAGE_ERROR
+    assert sorted(os.listdir(tmp_path / "data")) == ["meta.properties"]
+    fs.fail_write = None
+    plog = manager.create_log("orders", 0, TOPIC_ID)
+    assert append(plog, make_batch(1)).first_offset == 0
+    assert not [n for n in os.listdir(tmp_path / "data") if n.endswith("-stray")]
+
+
+def test_shutdown_on_a_full_disk_is_unclean_but_loses_nothing_flushed(tmp_path, clock, fs):
+    manager = LogManager([str(tmp_path / "data")], clock, LogConfig(), fs=fs)
+    manager.load({("orders", 0): (TOPIC_ID, LogConfig())})
+    plog = manager.get_log("orders", 0)
+    assert plog is not None
+    append(plog, make_batch(3))
+    fs.fail_write = lambda path: True  # nothing can be written any more
+    manager.shutdown()  # logs the failures, raises nothing
+    assert not (tmp_path / "data" / ".kafka_cleanshutdown").exists()
+    fs.fail_write = None
+    again = LogManager([str(tmp_path / "data")], clock, LogConfig(), fs=fs)
+    again.load({("orders", 0): (TOPIC_ID, LogConfig())})
+    recovered = again.get_log("orders", 0)
+    assert recovered is not None and offsets_in(recovered.read(0, 1 << 20).data) == [(0, 2)]

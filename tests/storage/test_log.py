@@ -251,15 +251,17 @@ def test_delete_records_moves_log_start_and_drops_whole_segments(new_log, small_
     assert offsets_in(plog.read(cut, 1 << 20).data)[0] == (cut - 1, cut)
     assert plog.delete_records_before(1) == cut  # never moves back
 
-    # the files of the deleted segments wait file.delete.delay.ms under .deleted
+    # the files of the deleted segments (and the producer snapshot taken when the second one
+    # started) wait file.delete.delay.ms under .deleted
     deleted = sorted(n for n in os.listdir(plog.dir) if n.endswith(".deleted"))
     assert deleted == sorted(
-        f"{b:020d}{s}.deleted" for b in bases[:2] for s in (".log", ".index", ".timeindex")
+        [f"{b:020d}{s}.deleted" for b in bases[:2] for s in (".log", ".index", ".timeindex")]
+        + [f"{bases[1]:020d}.snapshot.deleted"]
     )
     clock.advance(small_config.file_delete_delay_ms - 1)
     assert plog.deletions.remove_due(clock.time_ms()) == 0
     clock.advance(1)
-    assert plog.deletions.remove_due(clock.time_ms()) == 6
+    assert plog.deletions.remove_due(clock.time_ms()) == 7
     assert not [n for n in os.listdir(plog.dir) if n.endswith(".deleted")]
 
 

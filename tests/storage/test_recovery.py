@@ -7,6 +7,7 @@ from pathlib import Path
 from moldau.protocol.records.batch import iter_headers
 from moldau.storage.config import LogConfig
 from moldau.storage.log import PartitionLog
+from moldau.storage.open_files import MIN_CAPACITY, OpenFiles
 
 from .helpers import append, make_batch, offsets_in, segment_files
 
@@ -77,15 +78,30 @@ def test_clean_restart_keeps_timestamps_without_scanning(new_log, small_config, 
     assert again.offset_for_timestamp(10_000 + 100 * 17) == (34, 10_000 + 100 * 17)
 
 
-def test_clean_restart_finds_the_end_from_the_last_index_entry(new_log, fs):
+def test_clean_restart_takes_the_end_from_the_checkpoint_and_reads_nothing(new_log, small_config, fs):
+    plog = new_log(small_config)
+    fill(plog, 40)
+    end = plog.log_end_offset
+    plog.close()
+    names = [n for n in os.listdir(plog.dir) if n.endswith((".log", ".index", ".timeindex"))]
+    fs.reads.clear()
+    again = reopen(plog, clean=True, recovery_point=end)
+    assert again.log_end_offset == end
+    assert fs.data_reads(names) == 0  # not a byte of any .log, .index or .timeindex file
+    assert not fs.paths  # and nothing left open
+    assert append(again, make_batch(1, ts=20_000)).first_offset == end
+    assert offsets_in(again.read(end - 2, 1 << 20).data) == [(end - 2, end - 1), (end, end)]
+
+
+def test_clean_restart_without_a_checkpoint_entry_walks_the_tail(new_log, fs):
     plog = new_log(LogConfig(index_interval_bytes=200))
     fill(plog, 200)
     assert len(plog.segments.active.offset_index) > 10
     plog.close()
     fs.reads.clear()
-    again = reopen(plog, clean=True, recovery_point=plog.log_end_offset)
+    again = reopen(plog, clean=True, recovery_point=0)
     assert again.log_end_offset == 400
-    assert fs.reads[segment_files(plog.dir)[0]] == 1
+    assert fs.reads[segment_files(plog.dir)[0]] == 1  # one header window from the last index entry
 
 
 # -- unclean shutdown ----------------------------------------------------------------------------
@@ -168,6 +184,7 @@ def test_unclean_recovery_rebuilds_indexes(new_log):
     os.remove(seg.time_index.path)
     again = reopen(plog, clean=False)
     seg2 = again.segments.active
+    assert seg2.translate_offset(0) is not None  # loads the rebuilt indexes
     assert (list(seg2.offset_index._rel), list(seg2.offset_index._pos)) == expected[:2]
     assert list(seg2.time_index._ts)[: len(expected[2])] == expected[2]
     assert os.path.getsize(seg2.offset_index.path) == 8 * len(expected[0])
@@ -226,3 +243,18 @@ def test_log_start_beyond_the_recovered_end_starts_empty(new_log):
     again = reopen(plog, clean=False, log_start=100)
     assert (again.log_start_offset, again.log_end_offset) == (100, 100)
     assert segment_files(plog.dir) == [f"{100:020d}.log"]
+
+
+def test_closing_does_not_reload_indexes_the_cache_dropped(new_log, small_config, fs):
+    plog = new_log(small_config)
+    fill(plog, 40)
+    plog.close()
+    again = reopen(plog, clean=True, recovery_point=plog.log_end_offset)
+    again.segments.use_files(OpenFiles(fs, MIN_CAPACITY))
+    largest = [s.largest_timestamp for s in again.segments]  # what retention asks
+    assert largest[-1] == 10_000 + 100 * 39 + 1
+    assert sum(s.offset_index.loaded for s in again.segments) < len(largest)  # most were dropped
+    fs.reads.clear()
+    again.close()
+    assert not fs.reads
+    assert not fs.paths

@@ -186,14 +186,15 @@ def test_deleted_segments_wait_file_delete_delay_ms(new_log, clock):
     segmented(plog, 2)
     clock.advance(2 * HOUR)
     delete_old_segments(plog, clock.time_ms())
-    expected = sorted(f"{b:020d}{s}.deleted" for b in (0, 1) for s in (".log", ".index", ".timeindex"))
+    segment_files = [f"{b:020d}{s}.deleted" for b in (0, 1) for s in (".log", ".index", ".timeindex")]
+    expected = sorted([*segment_files, "00000000000000000001.snapshot.deleted"])  # producer state at 1
     assert deleted_files(plog) == expected
 
     clock.advance(29_999)
     assert plog.deletions.remove_due(clock.time_ms()) == 0
     assert deleted_files(plog) == expected
     clock.advance(1)
-    assert plog.deletions.remove_due(clock.time_ms()) == 6
+    assert plog.deletions.remove_due(clock.time_ms()) == 7
     assert deleted_files(plog) == []
 
 
@@ -211,9 +212,9 @@ def test_delete_records_goes_through_the_same_deletion(new_log, clock):
     segmented(plog, 3)
     plog.delete_records_before(2)
     assert bases(plog) == [2, 3]
-    assert len(deleted_files(plog)) == 6
+    assert len(deleted_files(plog)) == 7  # two segments, and the producer snapshot at 1
     clock.advance(1000)
-    assert plog.deletions.remove_due(clock.time_ms()) == 6
+    assert plog.deletions.remove_due(clock.time_ms()) == 7
 
 
 # -- through the log manager -------------------------------------------------------------------
@@ -245,9 +246,9 @@ def test_manager_pass_checkpoints_the_new_log_start_and_logs_one_line_per_partit
     assert checkpoint == "0\n2\norders 0 3\norders 1 4\n"
 
     plog = manager.get_log("orders", 0)
-    assert len(deleted_files(plog)) == 9
+    assert len(deleted_files(plog)) == 11  # three segments, and the producer snapshots at 1 and 2
     clock.advance(60_000)
-    assert manager.remove_deleted_files(clock.time_ms()) == 21
+    assert manager.remove_deleted_files(clock.time_ms()) == 26  # 7 segments, 5 snapshots
     assert deleted_files(plog) == []
 
 

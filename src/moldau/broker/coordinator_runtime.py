@@ -139,22 +139,27 @@ class CoordinatorRuntime:
         return future
 
     def _apply(self, result: CoordinatorResult) -> None:
-        replies = result.replies
         if result.records:
             try:
                 self._append(result.records)
             except KafkaError as e:
                 log.error("Writing to %s failed: %s", self.topic.name, e)
-                replies = result.replies_if_write_fails
-            else:
-                for record in result.records:
-                    self.coordinator.replay(record)
-                self.after_write(result)
-        self._deliver(replies)
+                self.write_failed(result.records)
+                self._deliver(result.replies_if_write_fails)
+                self._arm_timer()
+                return
+            for record in result.records:
+                self.coordinator.replay(record)
+        self._deliver(result.replies)
+        self.after_write(result)
         self._arm_timer()
 
+    def write_failed(self, records: list[CoordinatorRecord]) -> None:
+        """Records that could not be appended (the transaction coordinator must hear of it)."""
+
     def after_write(self, result: Any) -> None:
-        """Work that follows durable records (the transaction runtime writes markers here)."""
+        """Work that follows a result whose records (if any) are durable and replayed, and
+        whose replies went out; the transaction runtime writes markers here."""
 
     def _deliver(self, replies: list[tuple[Any, Any]]) -> None:
         for token, response in replies:

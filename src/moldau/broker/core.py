@@ -19,6 +19,7 @@ from moldau.broker.fetch_session import FetchSessionCache
 from moldau.broker.group_runtime import GroupRuntime
 from moldau.broker.handlers.api_versions import version_list
 from moldau.broker.purgatory import FetchPurgatory
+from moldau.broker.txn_runtime import TxnRuntime
 from moldau.cluster.metadata import BrokerEndpoint, LocalMetadataStore, MetadataImage, TopicInfo
 from moldau.config.broker import BrokerConfig
 from moldau.config.dynamic import usable_layer
@@ -27,6 +28,7 @@ from moldau.coordinator.producer_ids import ProducerIdAllocator
 from moldau.protocol.errors import ErrorCode, KafkaError
 from moldau.protocol.records.batch import iter_headers
 from moldau.protocol.schema import Api
+from moldau.storage import AppendOrigin
 from moldau.storage.cleaner import CleanerConfig
 from moldau.storage.config import COMPACTION_SETTINGS, LogConfig
 from moldau.storage.log import PartitionLog
@@ -62,6 +64,21 @@ def log_config_of(effective: dict[str, Any]) -> LogConfig:
     )
 
 
+class _Every:
+    """Calling it answers whether ``seconds`` passed since it last answered True."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._last = time.monotonic()
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now - self._last < self._seconds:
+            return False
+        self._last = now
+        return True
+
+
 class Broker:
     def __init__(self, config: BrokerConfig, apis: dict[int, Api], clock: Clock | None = None) -> None:
         self.config = config
@@ -76,6 +93,7 @@ class Broker:
         self._store: LocalMetadataStore
         self.producer_ids: ProducerIdAllocator
         self.groups: GroupRuntime
+        self.txns: TxnRuntime
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -103,6 +121,8 @@ class Broker:
         self.producer_ids = ProducerIdAllocator(image.producer_id_block_end, self._reserve_producer_ids)
         self.groups = GroupRuntime(self)
         self.groups.load()
+        self.txns = TxnRuntime(self)
+        self.txns.load()
 
     def _load_dynamic_configs(self, image: MetadataImage) -> None:
         """Lay the dynamic broker configs kept in the image over the static ones (KIP-226),
@@ -157,7 +177,8 @@ class Broker:
         once ``file.delete.delay.ms`` passed; a turn of the log cleaner when
         ``log.cleaner.enable`` (its rewriting runs on ``log.cleaner.threads`` worker threads, all
         else here); retention every ``log.retention.check.interval.ms``; the recovery-point
-        and log-start-offset checkpoints every ``log.flush.offset.checkpoint.interval.ms``.
+        and log-start-offset checkpoints every ``log.flush.offset.checkpoint.interval.ms``; idle
+        producers forgotten every ``producer.id.expiration.check.interval.ms``.
         A failing step is logged and retried at the next tick; it never stops the others."""
         config = self.config
         checkpoint_s = config.get("log.flush.offset.checkpoint.interval.ms") / 1000.0
@@ -175,7 +196,9 @@ class Broker:
                 )
             )
             tick_s = min(tick_s, max(config.get("log.cleaner.backoff.ms"), 10) / 1000.0)
-        last_checkpoint = last_retention = time.monotonic()
+        retention_due = _Every(retention_s)
+        checkpoint_due = _Every(checkpoint_s)
+        expiry_due = _Every(config.get("producer.id.expiration.check.interval.ms") / 1000.0)
         while True:
             await asyncio.sleep(tick_s)
             now_ms = self.clock.time_ms()
@@ -185,12 +208,15 @@ class Broker:
             ]
             if cleaning:
                 steps.append(("cleaning", partial(self.logs.clean, now_ms)))
-            if time.monotonic() - last_retention >= retention_s:
+            if retention_due():
                 steps.append(("retention", partial(self.logs.delete_old_segments, now_ms)))
-                last_retention = time.monotonic()
-            if time.monotonic() - last_checkpoint >= checkpoint_s:
+            if expiry_due():
+                expiration_ms = config.get("producer.id.expiration.ms")
+                steps.append(
+                    ("producer expiry", partial(self.logs.remove_expired_producers, now_ms, expiration_ms))
+                )
+            if checkpoint_due():
                 steps.append(("checkpointing", self.logs.checkpoint))
-                last_checkpoint = time.monotonic()
             for what, step in steps:
                 try:
                     step()
@@ -201,6 +227,7 @@ class Broker:
         self.purgatory.wake_all()
 
     def shutdown(self) -> None:
+        self.txns.stop()
         self.groups.stop()
         self.logs.shutdown()
 
@@ -260,6 +287,7 @@ class Broker:
             leader_epoch=self.leader_epoch(topic, partition),
             now_ms=self.clock.time_ms(),
             log_append_time=False,
+            origin=AppendOrigin.COORDINATOR,
         )
         self.purgatory.notify(topic, partition, len(batch))
 

@@ -63,6 +63,7 @@ def default_handler_modules() -> list[Handler]:
         describe_cluster,
         describe_configs,
         describe_log_dirs,
+        describe_producers,
         fetch,
         find_coordinator,
         groups,
@@ -74,6 +75,9 @@ def default_handler_modules() -> list[Handler]:
         offset_commit,
         offset_for_leader_epoch,
         produce,
+        transactions,
+        txn_offset_commit,
+        write_txn_markers,
     )
 
     modules: list[Handler] = [
@@ -96,5 +100,8 @@ def default_handler_modules() -> list[Handler]:
         find_coordinator,
         join_group,
         offset_commit,
+        txn_offset_commit,
+        write_txn_markers,
+        describe_producers,
     ]
-    return [*modules, *groups.HANDLERS]
+    return [*modules, *groups.HANDLERS, *transactions.HANDLERS]

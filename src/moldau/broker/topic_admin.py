@@ -14,18 +14,19 @@ from typing import Any
 from moldau.broker.core import Broker
 from moldau.cluster.metadata import PartitionInfo, TopicInfo, validate_topic_name
 from moldau.config.defs import ConfigError
+from moldau.config.dynamic import APPEND, DELETE, SET, SUBTRACT
 from moldau.config.topic import validate_topic_configs
 from moldau.protocol.errors import ErrorCode, KafkaError
 
 
-def _check_configs(configs: Mapping[str, str | None]) -> dict[str, str]:
+def _check_configs(broker: Broker, configs: Mapping[str, str | None]) -> dict[str, str]:
     clean: dict[str, str] = {}
     for key, value in configs.items():
         if value is None:
             raise KafkaError(ErrorCode.INVALID_CONFIG, f"Null value not supported for topic configs: {key}")
         clean[key] = value
     try:
-        validate_topic_configs(clean)
+        validate_topic_configs(clean, broker.config)
     except ConfigError as e:
         raise KafkaError(ErrorCode.INVALID_CONFIG, str(e)) from None
     return clean
@@ -114,7 +115,7 @@ def create_topic(
     if num_partitions <= 0:
         raise KafkaError(ErrorCode.INVALID_PARTITIONS, "Number of partitions must be larger than 0.")
     replica_lists = _replica_lists(broker, 0, num_partitions, replication_factor, assignments)
-    clean = _check_configs(configs or {})
+    clean = _check_configs(broker, configs or {})
     topic = TopicInfo(
         name=name,
         topic_id=uuid.uuid4(),
@@ -185,12 +186,9 @@ def replace_configs(
 ) -> None:
     """AlterConfigs: the topic's overrides become exactly ``configs``."""
     topic = broker.topic(name)
-    clean = _check_configs(configs)
+    clean = _check_configs(broker, configs)
     if not validate_only:
         _apply(broker, topic, clean)
-
-
-SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
 
 
 def incremental_configs(
@@ -230,7 +228,7 @@ def incremental_configs(
             updated[key] = ",".join(current)
         else:
             raise KafkaError(ErrorCode.INVALID_REQUEST, f"Unknown config operation {op} for {key}")
-    clean = _check_configs(updated)
+    clean = _check_configs(broker, updated)
     if not validate_only:
         _apply(broker, topic, clean)
 

@@ -8,6 +8,10 @@ Layers, each used only by the one above it:
 * ``segments``: the ordered segments of a partition (floor lookup by base offset).
 * ``log``: ``PartitionLog``, one partition: offsets, appends (``log_append``), reads
   (``log_read``), truncation, the leader epoch cache (``epoch_cache``).
+* ``producer_state``: idempotent and transactional producers of a partition (sequences,
+  epochs, duplicates, open transactions, the last stable offset), pure logic;
+  ``producer_store``: its files, the ``.snapshot``s (``producer_snapshot``) and the aborted
+  transaction indexes ``.txnindex`` (``txn_index``), and rebuilding both from the log.
 * ``recovery``: opening a partition directory after a clean or an unclean stop.
 * ``retention``: which old segments go, by time, size and the log start offset;
   ``deletion``: their files go in two steps (``.deleted``, then ``file.delete.delay.ms``).
@@ -27,5 +31,14 @@ from moldau.storage.config import LogConfig
 from moldau.storage.log import FetchData, OffsetAndTimestamp, PartitionLog
 from moldau.storage.log_append import AppendInfo
 from moldau.storage.manager import LogManager
+from moldau.storage.producer_state import AppendOrigin
 
-__all__ = ["AppendInfo", "FetchData", "LogConfig", "LogManager", "OffsetAndTimestamp", "PartitionLog"]
+__all__ = [
+    "AppendInfo",
+    "AppendOrigin",
+    "FetchData",
+    "LogConfig",
+    "LogManager",
+    "OffsetAndTimestamp",
+    "PartitionLog",
+]

@@ -18,20 +18,24 @@ crash can never leave a run of zero-filled slots to tell apart from real entries
 
 Loading is lazy and checked: ``load()`` reads the whole file once and raises
 ``CorruptIndexError`` when the entries are not monotonic or point outside the segment; the
-segment then rebuilds the index from its batches. Not safe to share between threads; the
-owning segment is the only caller.
+segment then rebuilds the index from its batches. Nothing loads an index at start-up; the
+segment does on its first lookup or append. A loaded index stays in memory until its file
+leaves the log manager's open-file cache (open_files.py), so the memory held by indexes is
+bounded by the cache's capacity. Recovery after a crash keeps the entries the recovery point vouches for
+(``valid_prefix_on_disk``) and rewrites only what follows them (``replace_tail``). Not
+safe to share between threads; the owning segment is the only caller.
 """
 
 from __future__ import annotations
 
 import bisect
-import contextlib
 import operator
 import struct
 import sys
 from array import array
 from itertools import islice
 
+from moldau.storage.open_files import FileHandle
 from moldau.util.fs import FileSystem
 
 INT32_MAX = (1 << 31) - 1
@@ -53,24 +57,53 @@ def _non_decreasing(values: array[int]) -> bool:
 
 
 class _IndexFile:
-    """The file half of an index: a lazily opened descriptor, appends at the end, truncation,
-    fsync only when something changed."""
+    """The file half of an index: a ``FileHandle`` (its own descriptor, or one borrowed from
+    the log manager's open-file cache, see open_files.py), appends at the end, truncation,
+    fsync only when something changed.
+
+    A failed truncation is remembered and retried before the next use of the file, so a file
+    left longer than the entries in memory is cut back as soon as the disk allows.
+    ``unload`` drops the entries from memory (the cache calls it when it closes the file);
+    every use of the entries needs ``load`` or ``replace`` first, and the methods that use
+    them refuse an unloaded index rather than act on an empty one."""
 
     entry_size = 0
 
     def __init__(self, fs: FileSystem, path: str, base_offset: int, max_index_bytes: int) -> None:
         self.fs = fs
-        self.path = path
+        self.handle = FileHandle(fs, path, on_evicted=self.unload)
         self.base_offset = base_offset
         self.max_entries = max(1, max_index_bytes // self.entry_size)
         self.loaded = False
-        self._fd: int | None = None
         self._dirty = False
+        self._cut_to: int | None = None  # entries the file must be truncated to before its next use
+
+    @property
+    def path(self) -> str:
+        return self.handle.path
+
+    @path.setter
+    def path(self, value: str) -> None:
+        self.handle.path = value
 
     def _file(self) -> int:
-        if self._fd is None:
-            self._fd = self.fs.open(self.path, create=True)
-        return self._fd
+        fd = self.handle.descriptor(create=True)
+        if self._cut_to is not None:
+            self.fs.truncate(fd, self._cut_to * self.entry_size)
+            self._cut_to = None
+        return fd
+
+    def _require_loaded(self) -> None:
+        if not self.loaded:
+            raise RuntimeError(f"{self.path}: the index is not loaded")
+
+    def _clear(self) -> None:
+        raise NotImplementedError
+
+    def unload(self) -> None:
+        """Forget the entries (the file keeps them); the next use loads them again."""
+        self._clear()
+        self.loaded = False
 
     def _read_all(self) -> bytes:
         fd = self._file()
@@ -83,30 +116,73 @@ class _IndexFile:
         return data
 
     def _write_at(self, entry_index: int, data: bytes) -> None:
-        """Write entries from ``entry_index`` on; a failed write is cut back off the file
-        (best effort: a file left with a torn entry fails ``load`` and gets rebuilt)."""
+        """Write entries from ``entry_index`` on; a failed write is cut back off the file (now,
+        or before the next use of the file when the truncation fails too)."""
         fd, position = self._file(), entry_index * self.entry_size
         self._dirty = True
         try:
             self.fs.pwrite(fd, data, position)
         except OSError:
-            with contextlib.suppress(OSError):
+            try:
                 self.fs.truncate(fd, position)
+            except OSError:
+                self._cut_to = entry_index
             raise
 
+    def _rewrite_from(self, keep: int, data: bytes) -> None:
+        """Make the file its first ``keep`` entries followed by ``data``, writing only where it
+        differs from what the file holds: a recovery that finds an index intact writes nothing,
+        and one that finds it torn cuts and writes only the tail."""
+        fd = self._file()
+        start = keep * self.entry_size
+        size = self.fs.size(fd)
+        current = self.fs.pread(fd, size - start, start) if size > start else b""
+        same = _common_entries(current, data, self.entry_size)
+        if same * self.entry_size < len(data):  # overwrite in place: no blocks freed and reallocated
+            self._write_at(keep + same, data[same * self.entry_size :])
+        if size > start + len(data):
+            self._truncate_file(keep + len(data) // self.entry_size)
+
     def _truncate_file(self, entries: int) -> None:
-        self.fs.truncate(self._file(), entries * self.entry_size)
         self._dirty = True
+        try:
+            self.fs.truncate(self._file(), entries * self.entry_size)
+        except OSError:
+            self._cut_to = entries
+            raise
+
+    def _read_whole_entries(self) -> bytes:
+        """The file's content up to its last whole entry (a torn entry at the end is left out)."""
+        fd = self._file()
+        size = self.fs.size(fd)
+        size -= size % self.entry_size
+        return self.fs.pread(fd, size, 0) if size else b""
+
+    def entry_count(self) -> int:
+        """Entries in memory when loaded, else in the file (without opening it)."""
+        if self.loaded:
+            return len(self)
+        try:
+            return self.fs.path_size(self.path) // self.entry_size
+        except FileNotFoundError:
+            return 0
+
+    @property
+    def is_full(self) -> bool:
+        return self.entry_count() >= self.max_entries
+
+    def __len__(self) -> int:
+        raise NotImplementedError
 
     def flush(self) -> None:
-        if self._dirty and self._fd is not None:
-            self.fs.fsync(self._fd)
+        """fsync when something was written since the last flush (reopening the file if the
+        cache closed it meanwhile)."""
+        if self._dirty:
+            self.fs.fsync(self._file())
             self._dirty = False
 
     def close(self) -> None:
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            self.fs.close(fd)
+        self.handle.close()
 
     def rename(self, path: str) -> None:
         """Move the file (an open descriptor stays valid); a missing file is not an error."""
@@ -118,6 +194,20 @@ class _IndexFile:
         self.close()
         if self.fs.exists(self.path):
             self.fs.remove(self.path)
+
+
+def _common_entries(a: bytes, b: bytes, entry_size: int) -> int:
+    """How many whole entries ``a`` and ``b`` share from their start."""
+    lo, hi = 0, min(len(a), len(b)) // entry_size
+    if a[: hi * entry_size] == b[: hi * entry_size]:
+        return hi
+    while lo < hi:  # the largest n with equal first n entries, by bisection over memcmp
+        mid = (lo + hi + 1) // 2
+        if a[: mid * entry_size] == b[: mid * entry_size]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def _to_big_endian_int32(data: bytes) -> array[int]:
@@ -149,9 +239,8 @@ class OffsetIndex(_IndexFile):
     def __len__(self) -> int:
         return len(self._rel)
 
-    @property
-    def is_full(self) -> bool:
-        return len(self._rel) >= self.max_entries
+    def _clear(self) -> None:
+        self._rel, self._pos = array("i"), array("i")
 
     def load(self, segment_size: int) -> None:
         """Read and check the file. Raises CorruptIndexError when an entry is out of order or
@@ -172,12 +261,14 @@ class OffsetIndex(_IndexFile):
     def lookup(self, offset: int) -> tuple[int, int]:
         """The entry with the largest offset <= ``offset`` as ``(offset, position)``, or
         ``(base_offset, 0)`` when every entry is larger."""
+        self._require_loaded()
         i = bisect.bisect_right(self._rel, offset - self.base_offset)
         if i == 0:
             return self.base_offset, 0
         return self.base_offset + self._rel[i - 1], self._pos[i - 1]
 
     def last_entry(self) -> tuple[int, int]:
+        self._require_loaded()
         if not self._rel:
             return self.base_offset, 0
         return self.base_offset + self._rel[-1], self._pos[-1]
@@ -185,6 +276,7 @@ class OffsetIndex(_IndexFile):
     def append(self, offset: int, position: int) -> bool:
         """Add an entry after the last one. Returns False (and adds nothing) when the index is
         full; raises ValueError when the entry would break the order."""
+        self._require_loaded()
         rel = offset - self.base_offset
         if not 0 <= rel <= INT32_MAX or position > INT32_MAX:
             raise ValueError(f"offset {offset} / position {position} do not fit segment {self.base_offset}")
@@ -199,10 +291,12 @@ class OffsetIndex(_IndexFile):
 
     def truncate_to(self, offset: int) -> None:
         """Drop every entry whose offset is >= ``offset``."""
+        self._require_loaded()
         keep = bisect.bisect_left(self._rel, offset - self.base_offset)
         self.truncate_entries(keep)
 
     def truncate_entries(self, keep: int) -> None:
+        self._require_loaded()
         if keep < len(self._rel):
             del self._rel[keep:]
             del self._pos[keep:]
@@ -211,13 +305,34 @@ class OffsetIndex(_IndexFile):
     def replace(self, entries: list[tuple[int, int]]) -> None:
         """Make the index exactly ``entries`` (``(offset, position)`` in order), written in one go;
         used when rebuilding from the segment."""
-        data = b"".join(OFFSET_ENTRY.pack(o - self.base_offset, p) for o, p in entries)
-        self._truncate_file(0)
-        if data:
-            self._write_at(0, data)
+        self.unload()
+        self.replace_tail(0, entries)
         self._rel = array("i", (o - self.base_offset for o, _ in entries))
         self._pos = array("i", (p for _, p in entries))
         self.loaded = True
+
+    def replace_tail(self, keep: int, entries: list[tuple[int, int]]) -> None:
+        """Keep the first ``keep`` entries of the file and write ``entries`` after them, in one
+        write; the index is left unloaded (the next use loads and checks the whole file).
+        Used by recovery, which trusts the entries below the recovery point."""
+        self.unload()
+        self._rewrite_from(keep, b"".join(OFFSET_ENTRY.pack(o - self.base_offset, p) for o, p in entries))
+
+    def valid_prefix_on_disk(self, below_offset: int, segment_size: int) -> list[tuple[int, int]]:
+        """The entries ``(offset, position)`` at the start of the file, as long as they are in
+        order, point inside ``segment_size`` and have offsets below ``below_offset``. Reads the
+        file, not the loaded entries; what follows (a torn or unflushed tail) is ignored."""
+        data = self._read_whole_entries()
+        out: list[tuple[int, int]] = []
+        last_rel = last_pos = -1
+        for rel, position in OFFSET_ENTRY.iter_unpack(data):
+            if rel <= last_rel or position <= last_pos or position >= segment_size:
+                break
+            if self.base_offset + rel >= below_offset:
+                break
+            out.append((self.base_offset + rel, position))
+            last_rel, last_pos = rel, position
+        return out
 
 
 class TimeIndex(_IndexFile):
@@ -242,9 +357,8 @@ class TimeIndex(_IndexFile):
     def __len__(self) -> int:
         return len(self._ts)
 
-    @property
-    def is_full(self) -> bool:
-        return len(self._ts) >= self.max_entries
+    def _clear(self) -> None:
+        self._ts, self._rel = array("q"), array("i")
 
     def load(self) -> None:
         """Read and check the file. Raises CorruptIndexError when timestamps do not increase or
@@ -265,12 +379,14 @@ class TimeIndex(_IndexFile):
     def lookup(self, timestamp: int) -> tuple[int, int]:
         """The entry with the largest timestamp <= ``timestamp`` as ``(timestamp, offset)``, or
         ``(-1, base_offset)`` when there is none."""
+        self._require_loaded()
         i = bisect.bisect_right(self._ts, timestamp)
         if i == 0:
             return -1, self.base_offset
         return self._ts[i - 1], self.base_offset + self._rel[i - 1]
 
     def last_entry(self) -> tuple[int, int]:
+        self._require_loaded()
         if not self._ts:
             return -1, self.base_offset
         return self._ts[-1], self.base_offset + self._rel[-1]
@@ -279,6 +395,7 @@ class TimeIndex(_IndexFile):
         """Add ``(timestamp, offset)`` if ``timestamp`` is larger than the last entry's. A full
         index takes no more entries unless ``skip_full_check`` (used for the final entry when
         the segment stops being active)."""
+        self._require_loaded()
         if self._ts and timestamp <= self._ts[-1]:
             return False
         if timestamp < 0:
@@ -297,10 +414,12 @@ class TimeIndex(_IndexFile):
 
     def truncate_to(self, offset: int) -> None:
         """Drop every entry whose offset is >= ``offset``."""
+        self._require_loaded()
         keep = bisect.bisect_left(self._rel, offset - self.base_offset)
         self.truncate_entries(keep)
 
     def truncate_entries(self, keep: int) -> None:
+        self._require_loaded()
         if keep < len(self._ts):
             del self._ts[keep:]
             del self._rel[keep:]
@@ -308,10 +427,27 @@ class TimeIndex(_IndexFile):
 
     def replace(self, entries: list[tuple[int, int]]) -> None:
         """Make the index exactly ``entries`` (``(timestamp, offset)`` in order)."""
-        data = b"".join(TIME_ENTRY.pack(t, o - self.base_offset) for t, o in entries)
-        self._truncate_file(0)
-        if data:
-            self._write_at(0, data)
+        self.unload()
+        self.replace_tail(0, entries)
         self._ts = array("q", (t for t, _ in entries))
         self._rel = array("i", (o - self.base_offset for _, o in entries))
         self.loaded = True
+
+    def replace_tail(self, keep: int, entries: list[tuple[int, int]]) -> None:
+        """As ``OffsetIndex.replace_tail``: keep ``keep`` entries of the file, write ``entries``
+        after them, leave the index unloaded."""
+        self.unload()
+        self._rewrite_from(keep, b"".join(TIME_ENTRY.pack(t, o - self.base_offset) for t, o in entries))
+
+    def valid_prefix_on_disk(self, up_to_offset: int) -> list[tuple[int, int]]:
+        """The entries ``(timestamp, offset)`` at the start of the file, as long as they are in
+        order and have offsets up to ``up_to_offset``; as ``OffsetIndex.valid_prefix_on_disk``."""
+        data = self._read_whole_entries()
+        out: list[tuple[int, int]] = []
+        last_ts, last_rel = -1, 0
+        for timestamp, rel in TIME_ENTRY.iter_unpack(data):
+            if timestamp <= last_ts or rel < last_rel or self.base_offset + rel > up_to_offset:
+                break
+            out.append((timestamp, self.base_offset + rel))
+            last_ts, last_rel = timestamp, rel
+        return out

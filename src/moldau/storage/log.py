@@ -3,6 +3,7 @@
 A ``PartitionLog`` owns the directory ``<log dir>/<topic>-<partition>/``::
 
     00000000000000000000.log / .index / .timeindex   segments, see segment.py
+    00000000000000000000.snapshot / .txnindex          producer state, see producer_store.py
     leader-epoch-checkpoint                            see checkpoints.py / epoch_cache.py
     partition.metadata                                 the topic id, see checkpoints.py
 
@@ -12,8 +13,11 @@ and keeps these positions, all offsets::
     recovery_point    everything below is known to be on disk (fsynced)
     high_watermark    last offset + 1 that consumers may see
     log_end_offset    the offset the next appended record gets
+    last_stable_offset  first offset of the earliest open transaction, at most the high
+                      watermark: what read_committed consumers may see (producer_state.py)
 
-    log_start_offset <= high_watermark <= log_end_offset, recovery_point <= log_end_offset
+    log_start_offset <= last_stable_offset <= high_watermark <= log_end_offset,
+    recovery_point <= log_end_offset
 
 On a single node the high watermark follows the log end offset after each append
 (``high_watermark_follows_log_end``); a replicated partition turns that off and moves it with
@@ -24,7 +28,10 @@ Every call is synchronous and cheap: an append is one ``pwrite`` (plus an index 
 The log never fsyncs on its own except as ``flush.messages`` / ``flush.ms`` demand; rolled
 segments are fsynced when the owner calls ``flush_rolled`` (the log manager does, off the hot
 path). I/O errors surface as ``KafkaError(KAFKA_STORAGE_ERROR)``; a failed append leaves the
-log exactly as it was, so it stays readable. The owner is one event loop: no locks.
+log exactly as it was, so it stays readable, and the next append tries again (a full disk
+refuses appends until space is freed, then they succeed). Only a failed fsync takes the log
+offline (``failed``) until a restart: the kernel may have dropped the pages it could not
+write. The owner is one event loop: no locks.
 
 Old segments leave the log through one path, ``delete_segments``, whether retention
 (retention.py) or DeleteRecords (``delete_records_before``) removes them: their files are
@@ -37,6 +44,7 @@ from __future__ import annotations
 
 import logging
 import os
+import struct
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,7 +52,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from moldau.protocol.errors import ErrorCode, KafkaError
-from moldau.protocol.records.batch import BatchHeader
+from moldau.protocol.records.batch import LOG_OVERHEAD, BatchHeader, iter_headers
 from moldau.storage.batch_reader import InvalidBatch
 from moldau.storage.checkpoints import (
     LEADER_EPOCH_CHECKPOINT,
@@ -57,6 +65,13 @@ from moldau.storage.deletion import DelayedDeletions
 from moldau.storage.epoch_cache import LeaderEpochCache
 from moldau.storage.log_append import AppendInfo, assign_offsets, check_batches, should_roll
 from moldau.storage.log_read import find_by_timestamp, find_max_timestamp, read_batches
+from moldau.storage.producer_state import (
+    DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+    AppendOrigin,
+    DuplicateOf,
+    ProducerStateManager,
+)
+from moldau.storage.producer_store import ProducerStateStore
 from moldau.storage.recovery import LoadedLog, load_segments
 from moldau.storage.segment import LogSegment
 from moldau.storage.segments import LogSegments
@@ -66,6 +81,8 @@ from moldau.util.fs import FileSystem
 log = logging.getLogger(__name__)
 
 DELETE_DIR_SUFFIX = "-delete"
+_I32 = struct.Struct(">i")
+_I64 = struct.Struct(">q")
 HIGH_WATERMARK = -1  # DeleteRecords: "delete up to the high watermark"
 
 
@@ -92,6 +109,17 @@ def parse_partition_dir_name(name: str) -> tuple[str, int] | None:
     if not sep or not topic or not number.isdigit():
         return None
     return topic, int(number)
+
+
+def next_offset_after(data: bytes) -> int:
+    """The offset after the last of the whole batches in ``data`` (not empty). Only the length
+    fields are read on the way, then the last header's offsets."""
+    position = last = 0
+    while position + LOG_OVERHEAD <= len(data):
+        last = position
+        position += LOG_OVERHEAD + _I32.unpack_from(data, position + 8)[0]
+    base_offset, last_offset_delta = _I64.unpack_from(data, last)[0], _I32.unpack_from(data, last + 23)[0]
+    return int(base_offset + last_offset_delta + 1)
 
 
 class PartitionLog:
@@ -123,6 +151,7 @@ class PartitionLog:
         self.high_watermark_follows_log_end = True
         self.epoch_cache = LeaderEpochCache(fs, os.path.join(directory, LEADER_EPOCH_CHECKPOINT))
         self.failed: str | None = None  # why appends are refused, after an unrecoverable I/O error
+        self.producers = ProducerStateStore(fs, directory, partition_dir_name(topic, partition))
         self.deletions = DelayedDeletions(fs)  # the log manager hands every log its shared one
         self._dirs_to_sync: set[str] = set()  # directories with entries created since the last flush
         self._unflushed_messages = 0
@@ -196,6 +225,12 @@ class PartitionLog:
             plog = cls(fs, directory, topic, partition, topic_id or stored_id, config, clock, loaded)
             plog.epoch_cache.truncate_from_end(plog.log_end_offset)
             plog.epoch_cache.truncate_from_start(plog.log_start_offset)
+            plog.producers.load(
+                plog.segments,
+                log_end=plog.log_end_offset,
+                recovery_point=plog.recovery_point,
+                clean_shutdown=clean_shutdown,
+            )
         except (OSError, InvalidBatch, ValueError) as e:
             raise KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, f"cannot open log {directory}: {e}") from e
         return plog
@@ -221,6 +256,9 @@ class PartitionLog:
         leader_epoch: int,
         now_ms: int,
         log_append_time: bool | None = None,
+        origin: AppendOrigin = AppendOrigin.CLIENT,
+        supports_epoch_bump: bool = False,
+        transaction_version: int = 0,
     ) -> AppendInfo:
         """Append whole v2 batches as a leader. ``data`` holds the batches back to back and
         ``headers`` each batch's position in it and parsed header; both are updated in place
@@ -230,13 +268,32 @@ class PartitionLog:
         The batches have been through the produce validation (``validate_produce``: CRC,
         ``max.message.bytes``, timestamps); the log checks only what depends on itself: that
         the batches are contiguous (CORRUPT_MESSAGE) and fit in a segment
-        (RECORD_LIST_TOO_LARGE). I/O errors raise KAFKA_STORAGE_ERROR. On any error nothing
+        (RECORD_LIST_TOO_LARGE), and the producer state of batches with a producer id
+        (producer_state.py: sequences and epochs as ``origin`` demands, with
+        ``supports_epoch_bump`` and ``transaction_version`` as the transaction coordinator
+        verified them). A retried batch already in the log is not written again: the answer
+        carries its original offsets and ``duplicate`` (and, as Kafka answers, its max timestamp
+        as ``log_append_time_ms``). I/O errors raise KAFKA_STORAGE_ERROR. On any error nothing
         was appended."""
         if self.failed is not None:
             raise KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, f"log {self.name} is offline: {self.failed}")
         config = self.config
         check_batches(data, headers, config)
         stamp = config.log_append_time if log_append_time is None else log_append_time
+        pending = None
+        if any(h.producer_id >= 0 for _, h in headers):
+            prepared = self.producers.prepare(
+                data,
+                headers,
+                first_offset=self.log_end_offset,
+                log_append_time_ms=now_ms if stamp else None,
+                origin=origin,
+                supports_epoch_bump=supports_epoch_bump,
+                transaction_version=transaction_version,
+            )
+            if isinstance(prepared, DuplicateOf):
+                return AppendInfo.of_duplicate(prepared, self.log_start_offset)
+            pending = prepared
         info = assign_offsets(
             data,
             headers,
@@ -251,17 +308,29 @@ class PartitionLog:
             segment = self.segments.active
             if should_roll(segment, config, info.size, info.last_offset, now_ms):
                 segment = self.roll(now_ms)
+            indexed = self.producers.index_aborts(pending, segment.base_offset) if pending else []
             try:
                 segment.append(data, headers, now_ms)
-            finally:
-                if segment.broken:
-                    self.failed = f"a failed write to {segment.log_path} could not be undone"
+            except BaseException:
+                self._undo_index(segment, indexed)
+                raise
             self.log_end_offset = info.last_offset + 1
             if self.high_watermark_follows_log_end:
                 self.high_watermark = self.log_end_offset
+            if pending is not None:
+                self.producers.complete(pending)
             self._unflushed_messages += info.record_count
             self.maybe_flush(now_ms)
         return info
+
+    def _undo_index(self, segment: LogSegment, positions: list[int]) -> None:
+        """Take back the transaction index entries of markers whose write failed; if that
+        fails too, an entry would name a marker that is not there: the log goes offline."""
+        try:
+            self.producers.undo_index(segment.base_offset, positions)
+        except OSError as e:
+            self.failed = f"a transaction index entry of a failed append could not be removed: {e}"
+            log.error("%s: %s", self.name, self.failed)
 
     def roll(self, now_ms: int | None = None) -> LogSegment:
         """Start a new active segment at the log end offset (a no-op when the active segment is
@@ -276,11 +345,77 @@ class PartitionLog:
             segment = LogSegment.create(self.fs, self.dir, base, self.config, now_ms)
             self.segments.add(segment)
             self._dirs_to_sync.add(self.dir)
+            self.producers.take_snapshot(base)
             if active.size == 0:  # an empty segment below the log end holds nothing: drop it
                 self.segments.remove(active)
                 active.delete()
         log.debug("Rolled %s to a new segment at offset %d", self.name, base)
         return segment
+
+    def append_control(
+        self,
+        batch: bytes | bytearray,
+        *,
+        leader_epoch: int,
+        now_ms: int | None = None,
+        transaction_version: int = 0,
+    ) -> AppendInfo:
+        """Append one end-transaction marker batch (``control.build_end_txn_marker``) for the
+        transaction coordinator's WriteTxnMarkers. Its producer epoch and coordinator epoch are
+        checked against the producer's state (INVALID_PRODUCER_EPOCH,
+        TRANSACTION_COORDINATOR_FENCED, the rule depending on ``transaction_version``); it
+        ends the producer's open transaction here, and an ABORT is added to the transaction
+        index. Anything but one marker batch is INVALID_RECORD."""
+        data = bytearray(batch)
+        headers = list(iter_headers(data))
+        if len(headers) != 1 or headers[0][0] != 0 or headers[0][1].size != len(data):
+            raise KafkaError(ErrorCode.INVALID_RECORD, "a marker append holds exactly one batch")
+        h = headers[0][1]
+        if not h.is_control or not h.is_transactional or h.producer_id < 0 or h.records_count != 1:
+            raise KafkaError(ErrorCode.INVALID_RECORD, "not an end-transaction marker batch")
+        return self.append(
+            data,
+            headers,
+            leader_epoch=leader_epoch,
+            now_ms=self.clock.time_ms() if now_ms is None else now_ms,
+            origin=AppendOrigin.COORDINATOR,
+            transaction_version=transaction_version,
+        )
+
+    # -- transactions ------------------------------------------------------------------------
+
+    @property
+    def producer_state(self) -> ProducerStateManager:
+        return self.producers.state
+
+    @property
+    def last_stable_offset(self) -> int:
+        """The first offset read_committed consumers may not see (see the module docstring)."""
+        return self.producers.state.last_stable_offset(self.high_watermark)
+
+    def aborted_transactions(self, fetch_offset: int, upper_bound_offset: int) -> list[tuple[int, int]]:
+        """``(producer id, first offset)`` of the aborted transactions whose data may lie in
+        [``fetch_offset``, ``upper_bound_offset``), for a read_committed Fetch response."""
+        with self._storage_errors("reading the transaction index of"):
+            txns = self.producers.aborted_transactions(self.segments, fetch_offset, upper_bound_offset)
+        return [(t.producer_id, t.first_offset) for t in txns]
+
+    def read_committed(
+        self, offset: int, max_bytes: int, *, min_one: bool = True
+    ) -> tuple[FetchData, list[tuple[int, int]]]:
+        """A read_committed fetch: ``read`` up to the last stable offset, and the aborted
+        transactions of what it returned."""
+        fetched = self.read(offset, max_bytes, max_offset=self.last_stable_offset, min_one=min_one)
+        if not fetched.data or self.producers.txn_indexes.empty:
+            return fetched, []
+        return fetched, self.aborted_transactions(offset, next_offset_after(fetched.data))
+
+    def remove_expired_producers(
+        self, now_ms: int, expiration_ms: int = DEFAULT_PRODUCER_ID_EXPIRATION_MS
+    ) -> int:
+        """Forget producers idle for ``producer.id.expiration.ms`` (none with an open
+        transaction); returns how many."""
+        return len(self.producers.state.remove_expired(now_ms, expiration_ms))
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -416,6 +551,8 @@ class PartitionLog:
             self._dirs_to_sync.add(self.dir)
             for segment in segments:
                 self.deletions.schedule(segment.mark_deleted(), now_ms, self.config.file_delete_delay_ms)
+            gone = self.producers.segments_deleted([s.base_offset for s in segments], first)
+            self.deletions.schedule(gone, now_ms, self.config.file_delete_delay_ms)
 
     def replace_segments(self, old: list[LogSegment], new: LogSegment) -> None:
         """Put ``new`` in the place of ``old`` (consecutive, not the active one) in memory; the
@@ -423,6 +560,10 @@ class PartitionLog:
         for segment in old:
             self.segments.remove(segment)
         self.segments.add(new)
+        try:
+            self.producers.segments_replaced([s.base_offset for s in old], new.base_offset)
+        except OSError as e:  # the indexes left behind are still read, and merged at start-up
+            log.warning("Could not merge the transaction indexes of %s: %s", self.name, e)
 
     def truncate_to(self, offset: int) -> bool:
         """Remove every record at or after ``offset`` (a follower's or a recovery's truncation).
@@ -444,6 +585,7 @@ class PartitionLog:
             self.high_watermark = min(self.high_watermark, offset)
             self.recovery_point = min(self.recovery_point, offset)
             self.epoch_cache.truncate_from_end(offset)
+            self.producers.truncated(self.segments, offset)
         return True
 
     def truncate_fully_and_start_at(self, offset: int) -> None:
@@ -455,6 +597,7 @@ class PartitionLog:
             self.segments.add(LogSegment.create(self.fs, self.dir, offset, self.config, self.clock.time_ms()))
             self._dirs_to_sync.add(self.dir)
             self.epoch_cache.clear()
+            self.producers.truncated_fully()
         self.log_start_offset = self.log_end_offset = self.high_watermark = self.recovery_point = offset
 
     # -- durability and lifecycle ------------------------------------------------------------
@@ -488,6 +631,8 @@ class PartitionLog:
                     if segment.base_offset >= target and segment.base_offset > self.recovery_point:
                         break
                     segment.flush()
+                if self.producers.flush(target):
+                    self._dirs_to_sync.add(self.dir)
                 while self._dirs_to_sync:
                     self.fs.fsync_dir(self._dirs_to_sync.pop())
             except OSError as e:
@@ -508,6 +653,7 @@ class PartitionLog:
         with self._storage_errors("closing"):
             self.segments.active.finalize_time_index()
             self.flush()
+            self.producers.snapshot_for_close(self.log_end_offset)
             for segment in self.segments:
                 segment.close()
 

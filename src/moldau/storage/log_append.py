@@ -21,6 +21,7 @@ from moldau.protocol.records.batch import (
 )
 from moldau.storage.config import LogConfig
 from moldau.storage.index import INT32_MAX
+from moldau.storage.producer_state import DuplicateOf
 from moldau.storage.segment import LogSegment
 
 
@@ -34,6 +35,22 @@ class AppendInfo:
     offset_of_max_timestamp: int  # last offset of the batch holding it (first offset for LogAppendTime)
     record_count: int
     size: int
+    duplicate: bool = False  # a retried batch already in the log: nothing was written
+
+    @classmethod
+    def of_duplicate(cls, duplicate: DuplicateOf, log_start_offset: int) -> AppendInfo:
+        """The answer to a retried batch: where it was written the first time."""
+        return cls(
+            first_offset=duplicate.first_offset,
+            last_offset=duplicate.last_offset,
+            log_append_time_ms=duplicate.timestamp,
+            log_start_offset=log_start_offset,
+            max_timestamp=duplicate.timestamp,
+            offset_of_max_timestamp=duplicate.last_offset,
+            record_count=0,
+            size=0,
+            duplicate=True,
+        )
 
 
 def check_batches(data: bytearray, headers: list[tuple[int, BatchHeader]], config: LogConfig) -> None:

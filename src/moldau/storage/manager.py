@@ -23,10 +23,24 @@ directory whose ``partition.metadata`` names another topic id, or that is in the
 log, is renamed to ``<topic>-<partition>.<uuid>-stray`` (Kafka's name for such leftovers).
 ``*-delete`` directories left by an interrupted deletion are removed. Synchronous; owned by
 the broker's event loop.
+
+Scale: the manager owns one bounded cache of open segment files (``OpenFiles``, see
+open_files.py) that every log's segments borrow descriptors from, so the number of open
+files and of loaded indexes does not grow with the number of partitions or segments. Its
+capacity is ``max_open_files`` when given, else derived from the process's descriptor limit
+(``open_files.default_capacity``). Start-up after a clean shutdown reads no segment file,
+and after a crash reads what was written since the recovery points were last checkpointed
+(recovery.py).
+
+A full disk (ENOSPC) fails the appends that need space with KAFKA_STORAGE_ERROR and leaves
+every log readable and appendable again once space is freed (log.py); the checkpoints are
+retried at the next interval; a shutdown that cannot write them leaves no clean-shutdown
+marker, so the next start recovers from the previous checkpoints.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import uuid
@@ -53,6 +67,7 @@ from moldau.storage.log_dir import (
     take_clean_shutdown,
     write_clean_shutdown,
 )
+from moldau.storage.open_files import OpenFiles
 from moldau.storage.retention import delete_old_segments
 from moldau.util.clock import Clock
 from moldau.util.fs import LOCAL, FileSystem
@@ -76,6 +91,7 @@ class LogManager:
         cluster_id: str | None = None,
         fs: FileSystem = LOCAL,
         progress_every: int = 500,
+        max_open_files: int | None = None,
     ) -> None:
         if not log_dirs:
             raise ValueError("log.dirs must name at least one directory")
@@ -91,6 +107,7 @@ class LogManager:
         self._topic_configs: dict[str, LogConfig] = {}
         self._opened = False
         self.deletions = DelayedDeletions(fs)  # shared by every log, see deletion.py
+        self.files = OpenFiles(fs, max_open_files)  # shared by every log, see open_files.py
         self.cleaner: LogCleaner | None = None
 
     # -- startup -----------------------------------------------------------------------------
@@ -146,6 +163,7 @@ class LogManager:
                     self._set_aside(log_dir, name, STRAY_DIR_SUFFIX, str(e))
                     continue
                 plog.deletions = self.deletions
+                plog.segments.use_files(self.files)
                 self._logs[tp] = plog
                 self._dir_of[tp] = log_dir
                 if total >= self.progress_every and loaded % self.progress_every == 0:
@@ -224,8 +242,17 @@ class LogManager:
         name = f"{topic}-{partition}"
         if self.fs.exists(os.path.join(log_dir, name)):
             self._set_aside(log_dir, name, STRAY_DIR_SUFFIX, "a new log is being created in its place")
-        plog = PartitionLog.create(self.fs, log_dir, topic, partition, topic_id, config, self.clock)
+        try:
+            plog = PartitionLog.create(self.fs, log_dir, topic, partition, topic_id, config, self.clock)
+        except KafkaError:
+            # Whatever the attempt created (a full disk can stop it halfway) goes, so that a
+            # retry does not find a directory in its way.
+            with contextlib.suppress(OSError):
+                if self.fs.exists(os.path.join(log_dir, name)):
+                    self.fs.remove_tree(os.path.join(log_dir, name))
+            raise
         plog.deletions = self.deletions
+        plog.segments.use_files(self.files)
         self._logs[tp] = plog
         self._dir_of[tp] = log_dir
         log.info("Created log %s in %s", name, log_dir)
@@ -307,10 +334,23 @@ class LogManager:
         """One turn of the cleaner (see ``LogCleaner.run``); 0 when it is not started."""
         return self.cleaner.run(now_ms) if self.cleaner is not None else 0
 
+    def remove_expired_producers(self, now_ms: int, expiration_ms: int) -> int:
+        """Forget, in every log, the producers idle for ``producer.id.expiration.ms`` (the
+        owner calls this every ``producer.id.expiration.check.interval.ms``); returns how many."""
+        return sum(plog.remove_expired_producers(now_ms, expiration_ms) for plog in self._logs.values())
+
     # -- durability --------------------------------------------------------------------------
 
     def checkpoint(self) -> None:
-        """Write each data directory's recovery-point and log-start-offset checkpoints."""
+        """Write each data directory's recovery-point and log-start-offset checkpoints. A
+        directory that fails does not stop the others; the first failure is raised after."""
+        failed = self._checkpoint_dirs()
+        if failed:
+            raise next(iter(failed.values()))
+
+    def _checkpoint_dirs(self) -> dict[str, KafkaError]:
+        """Checkpoint every data directory; returns the failures by directory."""
+        failed: dict[str, KafkaError] = {}
         for log_dir in self.log_dirs:
             here = self.logs_in(log_dir)
             try:
@@ -325,7 +365,9 @@ class LogManager:
                     {tp: plog.log_start_offset for tp, plog in here.items()},
                 )
             except OSError as e:
-                raise KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, f"cannot checkpoint {log_dir}: {e}") from e
+                message = f"cannot checkpoint {log_dir}: {e}"
+                failed[log_dir] = KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, message)
+        return failed
 
     def flush_due(self, now_ms: int) -> None:
         """Flush what ``flush.ms`` asks for and the segments that rolled since the last call.
@@ -339,7 +381,9 @@ class LogManager:
 
     def shutdown(self, broker_epoch: int = -1) -> None:
         """Flush and close every log, write the checkpoints, then mark each data directory
-        whose logs all closed cleanly with ``.kafka_cleanshutdown``."""
+        whose logs all closed cleanly and whose checkpoints were written with
+        ``.kafka_cleanshutdown``. Failures are logged, never raised: a directory that could not
+        be shut down cleanly is recovered at the next start."""
         if self.cleaner is not None:
             self.cleaner.shutdown()
             self.cleaner = None
@@ -352,13 +396,19 @@ class LogManager:
                 unclean.add(self._dir_of[tp])
             if plog.failed is not None:
                 unclean.add(self._dir_of[tp])
-        self.checkpoint()
+        for log_dir, error in self._checkpoint_dirs().items():
+            log.error("%s", error)
+            unclean.add(log_dir)
         self.deletions.remove_all()
+        self.files.close_all()
         for log_dir in self.log_dirs:
             if log_dir in unclean:
-                log.warning("Not marking %s as cleanly shut down: a log in it failed", log_dir)
+                log.warning("Not marking %s as cleanly shut down: a log or checkpoint in it failed", log_dir)
                 continue
-            write_clean_shutdown(self.fs, log_dir, broker_epoch)
+            try:
+                write_clean_shutdown(self.fs, log_dir, broker_epoch)
+            except OSError as e:
+                log.error("Cannot mark %s as cleanly shut down (the next start recovers it): %s", log_dir, e)
         self._logs.clear()
         self._dir_of.clear()
         log.info("Log manager shut down")

@@ -3,16 +3,24 @@
 Called by ``PartitionLog.open`` once per partition at startup. Two cases:
 
 * After a clean shutdown (the data directory held ``.kafka_cleanshutdown``) everything on
-  disk was flushed and closed properly, so no segment data is read. Segments are opened by
-  name and size; their indexes load lazily on first use. Only the active segment's tail is
-  walked, to learn the log end offset: from its last offset-index entry to the end of the file,
-  batch headers only.
-* After an unclean stop, every segment from the one holding the recovery point onwards
-  (the part that may not have reached the disk) is checked batch by batch
-  (``LogSegment.recover``: header, size, CRC, offsets). The log is cut at the first bad batch,
-  segments after that point are deleted, and the indexes of checked segments are rebuilt.
-  Each cut is logged at WARNING with the file, position, bytes dropped and the reason.
-  Segments before the recovery point are trusted as in a clean start.
+  disk was flushed and closed properly, so nothing of the segments is read. Segments are
+  opened by name and size (one ``stat`` each); their indexes load lazily on first use. The
+  log end offset is the partition's recovery point: the shutdown flushed the log up to its
+  end and checkpointed that before writing the marker. Only when the checkpoint has no entry
+  that fits the active segment is that segment's tail walked (from its last offset-index
+  entry to the end of the file, batch headers only).
+* After an unclean stop, what may not have reached the disk is checked batch by batch
+  (``LogSegment.recover``: header, size, CRC, offsets): in the segment holding the recovery
+  point, from the batch of the last offset-index entry below it; in every later segment, from
+  the start. So the work is what was written since the recovery point was last
+  checkpointed (plus at most ``index.interval.bytes`` and a batch), not the size of the log.
+  The log is cut at the first bad batch, segments after that point are deleted, and the index
+  entries past the starting point are rewritten. Each cut is logged at WARNING with the file,
+  position, bytes dropped and the reason. Everything before the recovery point is trusted as
+  in a clean start.
+
+Loading keeps few files open: every segment is released once loaded (``release``), so its
+files are reopened, through the log manager's open-file cache, only when used.
 
 In both cases a segment whose index files are missing or inconsistent gets them rebuilt from
 its batch headers when first used (logged at WARNING). Interrupted operations are dealt with
@@ -30,6 +38,7 @@ from typing import NamedTuple
 
 from moldau.storage.batch_reader import InvalidBatch
 from moldau.storage.config import LogConfig
+from moldau.storage.index import INT32_MAX
 from moldau.storage.segment import (
     CLEANED_SUFFIX,
     DELETED_SUFFIX,
@@ -74,7 +83,7 @@ def load_segments(
         segments.add(LogSegment.create(fs, directory, log_start_offset, config, now_ms))
 
     if clean_shutdown:
-        log_end = _load_active_tail(segments, config)
+        log_end = _clean_log_end(segments, config, recovery_point)
         recovery_point = log_end
     else:
         log_end = _recover_unflushed(segments, config, recovery_point)
@@ -93,6 +102,8 @@ def load_segments(
             seg.delete()
         segments.add(LogSegment.create(fs, directory, log_start_offset, config, now_ms))
         log_end = recovery_point = log_start_offset
+    for seg in segments:
+        seg.release()
     return LoadedLog(segments, log_start_offset, log_end, recovery_point)
 
 
@@ -119,6 +130,21 @@ def _scan_directory(fs: FileSystem, directory: str) -> list[int]:
     return sorted(bases)
 
 
+def _clean_log_end(segments: LogSegments, config: LogConfig, recovery_point: int) -> int:
+    """The log end offset after a clean shutdown: the checkpointed recovery point when it fits
+    the active segment (past its base offset when it holds data, within its reach), else
+    what the active segment's tail says."""
+    active = segments.active
+    if active.size == 0:
+        log_end = active.base_offset
+    elif active.base_offset < recovery_point <= active.base_offset + INT32_MAX + 1:
+        log_end = recovery_point
+    else:
+        return _load_active_tail(segments, config)
+    active.offset_limit = log_end
+    return log_end
+
+
 def _load_active_tail(segments: LogSegments, config: LogConfig) -> int:
     """The log end offset after a clean shutdown: walk the active segment's tail. A tail that
     does not parse means the shutdown was not as clean as claimed; that segment is recovered."""
@@ -143,8 +169,15 @@ def _recover_unflushed(segments: LogSegments, config: LogConfig, recovery_point:
     unflushed = segments.from_offset(recovery_point)
     next_offset: int | None = None
     for i, seg in enumerate(unflushed):
-        log.info("Recovering unflushed segment %s (%d bytes)", seg.log_path, seg.size)
-        result = seg.recover(config.max_message_bytes)
+        size = seg.size
+        result = seg.recover(config.max_message_bytes, recovery_point if i == 0 else None)
+        seg.release()
+        log.info(
+            "Recovered unflushed segment %s: checked %d of its %d bytes",
+            seg.log_path,
+            size - result.checked_from,
+            size,
+        )
         next_offset = result.next_offset if result.next_offset is not None else seg.base_offset
         if result.truncated_bytes > 0:
             _log_truncation(seg, result.valid_bytes, result.truncated_bytes, result.reason)

@@ -16,6 +16,11 @@ by a walk over batch headers (a small ``pread`` window), and the data of a fetch
 one ``pread``. Indexes are read lazily on first use; a missing or inconsistent index is rebuilt
 from the batch headers.
 
+A segment holds no file descriptor of its own once its log joins a log manager: each of its
+three files is a ``FileHandle`` that borrows a descriptor from the manager's bounded cache of
+open files at each use, and a loaded index is dropped when the cache closes its file (see
+open_files.py). Walks pin the ``.log`` file while they run.
+
 Not safe to share: the owning ``PartitionLog`` calls it from one thread.
 """
 
@@ -31,6 +36,7 @@ from moldau.protocol.records.batch import BatchHeader, crc_ok
 from moldau.storage.batch_reader import InvalidBatch, read_header, walk_batches, whole_batches_length
 from moldau.storage.config import LogConfig
 from moldau.storage.index import INT32_MAX, CorruptIndexError, OffsetIndex, TimeIndex
+from moldau.storage.open_files import FileHandle, OpenFiles
 from moldau.storage.timestamp_search import first_record_at_or_after, needs_records
 from moldau.util.fs import FileSystem
 
@@ -59,6 +65,7 @@ class RecoveryResult(NamedTuple):
     truncated_bytes: int
     next_offset: int | None  # None when no valid batch remains
     reason: str | None  # why the walk stopped early, None when the whole file was valid
+    checked_from: int = 0  # the position the check started at
 
 
 class LogSegment:
@@ -85,19 +92,32 @@ class LogSegment:
         self.size = size
         self.index_interval_bytes = config.index_interval_bytes
         self.roll_jitter_ms = 0
-        self.log_path = self._path(LOG_SUFFIX)
+        self.file = FileHandle(fs, self._path(LOG_SUFFIX))
         self.offset_index = OffsetIndex(fs, self._path(INDEX_SUFFIX), base_offset, config.segment_index_bytes)
         self.time_index = TimeIndex(
             fs, self._path(TIME_INDEX_SUFFIX), base_offset, config.segment_index_bytes
         )
         self.bytes_since_last_index_entry = 0
+        self._since_known = size == 0  # else derived from the offset index when it loads
         self.created_ms = now_ms
         self.rolling_base_ms: int | None = None  # see time_waited_for_roll
         self._max_ts: int | None = None  # None until known (lazily, from the time index)
         self._offset_of_max_ts = -1
-        self._fd: int | None = None
+        self._max_ts_indexed = True  # the time index's last entry holds _max_ts already
+        # No batch holds an offset at or above this (None: not known without reading). Lets a
+        # lookup at or past the end of the segment answer without touching the files.
+        self.offset_limit: int | None = None
         self._dirty = False
-        self.broken = False
+        self.broken = False  # the file holds bytes past ``size`` that a failed undo left
+        self._refusing = False  # the last append failed (logged once, until one succeeds)
+
+    @property
+    def log_path(self) -> str:
+        return self.file.path
+
+    @log_path.setter
+    def log_path(self, value: str) -> None:
+        self.file.path = value
 
     def _path(self, suffix: str) -> str:
         return os.path.join(self.directory, segment_file_name(self.base_offset, suffix))
@@ -111,10 +131,11 @@ class LogSegment:
         seg = cls(fs, directory, base_offset, config, size=0, now_ms=now_ms)
         bound = min(config.segment_jitter_ms, config.segment_ms)
         seg.roll_jitter_ms = random.randrange(bound) if bound > 0 else 0
-        fs.truncate(seg._log(), 0)
+        fs.truncate(seg._log(create=True), 0)
         seg.offset_index.replace([])
         seg.time_index.replace([])
         seg._max_ts = -1
+        seg.offset_limit = base_offset
         return seg
 
     @classmethod
@@ -137,10 +158,11 @@ class LogSegment:
         seg.log_path += CLEANED_SUFFIX
         seg.offset_index.path += CLEANED_SUFFIX
         seg.time_index.path += CLEANED_SUFFIX
-        fs.truncate(seg._log(), 0)
+        fs.truncate(seg._log(create=True), 0)
         seg.offset_index.replace([])
         seg.time_index.replace([])
         seg._max_ts = -1
+        seg.offset_limit = base_offset
         return seg
 
     def has_index_files(self) -> bool:
@@ -148,14 +170,29 @@ class LogSegment:
 
     # -- files -------------------------------------------------------------------------------
 
-    def _log(self) -> int:
-        if self._fd is None:
-            self._fd = self.fs.open(self.log_path, create=True)
-        return self._fd
+    def _log(self, *, create: bool = False) -> int:
+        return self.file.descriptor(create=create)
+
+    def use_files(self, files: OpenFiles | None) -> None:
+        """Take the descriptors of the three files from ``files`` (the log manager's cache)
+        from now on; descriptors the segment holds itself are closed."""
+        for handle in (self.file, self.offset_index.handle, self.time_index.handle):
+            handle.use(files)
+
+    def release(self) -> None:
+        """Close the three files and drop the loaded indexes; the next use reopens and reloads
+        them. Recovery calls this after checking a segment so that loading many partitions
+        keeps only a few files open."""
+        self.file.close()
+        for index in (self.offset_index, self.time_index):
+            index.close()
+            index.unload()
 
     def _ensure_indexes(self) -> None:
         """Load both indexes on first use; rebuild them from the batches if either is bad."""
         if self.offset_index.loaded and self.time_index.loaded:
+            self.offset_index.handle.touch()
+            self.time_index.handle.touch()
             return
         try:
             if not self.has_index_files():
@@ -167,6 +204,9 @@ class LogSegment:
         except CorruptIndexError as e:
             log.warning("Rebuilding indexes of %s: %s", self.log_path, e)
             self.rebuild_indexes()
+        if not self._since_known:
+            self.bytes_since_last_index_entry = self.size - self.offset_index.last_entry()[1]
+            self._since_known = True
 
     # -- appending ---------------------------------------------------------------------------
 
@@ -179,6 +219,8 @@ class LogSegment:
         and the error is re-raised."""
         if not batches:
             return
+        if self.broken:
+            self._repair()
         self._ensure_indexes()
         max_ts, offset_of_max = self.max_timestamp_and_offset()
         start = self.size
@@ -195,19 +237,30 @@ class LogSegment:
                     self.time_index.maybe_append(max_ts, offset_of_max)
                     since = 0
                 since += h.size
-        except BaseException:
+        except BaseException as e:
             self._roll_back(start, index_len, time_len)
+            if isinstance(e, OSError) and not self._refusing:
+                self._refusing = True
+                log.error(
+                    "Appending to %s failed; appends are refused until one succeeds: %s", self.log_path, e
+                )
             raise
+        if self._refusing:
+            self._refusing = False
+            log.info("Appending to %s works again", self.log_path)
         self.size = start + len(data)
         self.bytes_since_last_index_entry = since
         self._max_ts, self._offset_of_max_ts = max_ts, offset_of_max
+        self._max_ts_indexed = self.time_index.last_entry()[0] == max_ts
+        self.offset_limit = batches[-1][1].next_offset
         if self.rolling_base_ms is None:
             self.rolling_base_ms = now_ms
 
     def _roll_back(self, size: int, index_len: int, time_len: int) -> None:
         """Undo a failed append. The in-memory state is restored first, so reads stay right even
-        when the files cannot be cut back; then the segment is marked ``broken`` (its files
-        hold bytes past its size) and the log refuses further appends."""
+        when the files cannot be cut back. A file that cannot be cut back now is cut back
+        before its next use: the indexes remember it themselves (index.py), the ``.log`` file
+        through ``broken``, which the next append, flush or close repairs first."""
         for undo in (
             lambda: self.offset_index.truncate_entries(index_len),
             lambda: self.time_index.truncate_entries(time_len),
@@ -215,9 +268,20 @@ class LogSegment:
         ):
             try:
                 undo()
-            except OSError:
-                log.exception("Could not undo a failed append to %s", self.log_path)
+            except OSError as e:
+                log.error(
+                    "Could not undo a failed append to %s yet (retried before its next use): %s",
+                    self.log_path,
+                    e,
+                )
                 self.broken = True
+
+    def _repair(self) -> None:
+        """Cut the ``.log`` file back to the segment's size, after an undo that could not."""
+        self.fs.truncate(self._log(), self.size)
+        self._dirty = True
+        self.broken = False
+        log.info("Cut %s back to %d bytes after a failed append", self.log_path, self.size)
 
     # -- timestamps --------------------------------------------------------------------------
 
@@ -254,9 +318,11 @@ class LogSegment:
     def finalize_time_index(self) -> None:
         """Record the final max timestamp in the time index (called when the segment stops
         being active, and on close) so that loading it later needs no scan."""
-        if self._max_ts is None or not self.time_index.loaded or self._max_ts < 0:
+        if self._max_ts is None or self._max_ts < 0 or self._max_ts_indexed:
             return
+        self._ensure_indexes()
         self.time_index.maybe_append(self._max_ts, self._offset_of_max_ts, skip_full_check=True)
+        self._max_ts_indexed = True
 
     # -- walking batches ---------------------------------------------------------------------
 
@@ -271,13 +337,16 @@ class LogSegment:
         """The batches from ``position`` to ``end`` (default: the segment's size); see
         ``batch_reader.walk_batches``."""
         end = self.size if end is None else end
-        return walk_batches(
-            self.fs, self._log(), position, end, with_data=with_data, max_batch_bytes=max_batch_bytes
-        )
+        with self.file.pinned() as fd:
+            yield from walk_batches(
+                self.fs, fd, position, end, with_data=with_data, max_batch_bytes=max_batch_bytes
+            )
 
     def translate_offset(self, offset: int) -> tuple[int, BatchHeader] | None:
         """Position and header of the first batch whose last offset is >= ``offset``, or None
         when the segment ends before it."""
+        if self.offset_limit is not None and offset >= self.offset_limit:
+            return None
         self._ensure_indexes()
         for pos, h, _ in self.walk(self.offset_index.lookup(offset)[1]):
             if h.last_offset >= offset:
@@ -297,7 +366,10 @@ class LogSegment:
             if h.max_timestamp > max_ts:
                 max_ts, offset_of_max = h.max_timestamp, h.last_offset
         self._max_ts, self._offset_of_max_ts = max_ts, offset_of_max
+        self._max_ts_indexed = self.time_index.last_entry()[0] == max_ts
         self.bytes_since_last_index_entry = self.size - position
+        self._since_known = True
+        self.offset_limit = self.base_offset if next_offset is None else next_offset
         return next_offset
 
     # -- reading -----------------------------------------------------------------------------
@@ -338,17 +410,48 @@ class LogSegment:
 
     # -- recovery and truncation -------------------------------------------------------------
 
-    def recover(self, max_message_bytes: int) -> RecoveryResult:
-        """Check every batch from the start of the file: the header parses, the batch fits in
-        the file and in ``max_message_bytes``, the CRC matches, offsets only grow and stay within
-        reach of the base offset. Everything from the first bad batch on is cut off. Both
-        indexes are rebuilt from the valid batches."""
+    def recover(self, max_message_bytes: int, recovery_point: int | None = None) -> RecoveryResult:
+        """Check the batches up to the end of the file: the header parses, the batch fits in the
+        file and in ``max_message_bytes``, the CRC matches, offsets only grow and stay within
+        reach of the base offset. Everything from the first bad batch on is cut off and the
+        indexes are rebuilt from the valid batches.
+
+        Without ``recovery_point`` (or when it is not past the segment's base offset) the check
+        starts at the beginning of the file. Otherwise it starts at the batch of the last
+        offset-index entry below the recovery point: everything before that batch, and the
+        index entries describing it, was flushed before the recovery point was recorded, so
+        those entries are kept (after checking that they are in order and that the entry's
+        batch is where it says) and only the index tails are rewritten. The work is then the
+        bytes written since the recovery point plus at most ``index.interval.bytes`` and one
+        batch, not the size of the segment."""
         file_size = self.fs.size(self._log())
         builder = _IndexBuilder(self)
+        start = 0
+        if recovery_point is not None and recovery_point > self.base_offset:
+            start = self._resume_from_indexes(builder, recovery_point, file_size)
+        next_offset, reason = self._check_batches(builder, start, file_size, max_message_bytes)
+        if start > 0 and builder.valid_bytes == start:
+            # Even the batch the index vouched for is bad: the offset it follows is unknown
+            # without the batches before it, so check the whole segment after all.
+            builder, start = _IndexBuilder(self), 0
+            next_offset, reason = self._check_batches(builder, 0, file_size, max_message_bytes)
+        if file_size > builder.valid_bytes:
+            self.fs.truncate(self._log(), builder.valid_bytes)
+            self._dirty = True
+        builder.install()
+        self.offset_limit = self.base_offset if next_offset is None else next_offset
+        valid = builder.valid_bytes
+        return RecoveryResult(valid, file_size - valid, next_offset, reason, start)
+
+    def _check_batches(
+        self, builder: _IndexBuilder, start: int, end: int, max_message_bytes: int
+    ) -> tuple[int | None, str | None]:
+        """Feed ``builder`` the valid batches from ``start``; returns the next offset after the
+        last valid one (None when there is none) and why the walk stopped before ``end``."""
         next_offset: int | None = None
         reason = None
         try:
-            for pos, h, data in self.walk(0, file_size, with_data=True, max_batch_bytes=max_message_bytes):
+            for pos, h, data in self.walk(start, end, with_data=True, max_batch_bytes=max_message_bytes):
                 assert data is not None
                 if not crc_ok(data, 0, h):
                     raise InvalidBatch(pos, "CRC mismatch")
@@ -360,11 +463,28 @@ class LogSegment:
                 next_offset = h.next_offset
         except InvalidBatch as e:
             reason = e.reason
-        if file_size > builder.valid_bytes:
-            self.fs.truncate(self._log(), builder.valid_bytes)
-            self._dirty = True
-        builder.install()
-        return RecoveryResult(builder.valid_bytes, file_size - builder.valid_bytes, next_offset, reason)
+        return next_offset, reason
+
+    def _resume_from_indexes(self, builder: _IndexBuilder, recovery_point: int, file_size: int) -> int:
+        """Seed ``builder`` with the index entries below ``recovery_point`` and return the
+        position to check from; 0 (check everything) when the files do not vouch for a later
+        start."""
+        entries = self.offset_index.valid_prefix_on_disk(recovery_point, file_size)
+        if not entries:
+            return 0
+        offset, position = entries[-1]
+        try:
+            h = read_header(self.fs, self._log(), position)
+        except InvalidBatch:
+            return 0
+        if h.last_offset != offset:
+            return 0
+        times = self.time_index.valid_prefix_on_disk(offset)
+        # The running maximum recorded with the entry covers the entry's own batch.
+        if (times[-1][0] if times else -1) < h.max_timestamp:
+            return 0
+        builder.resume(position, entries, times)
+        return position
 
     def rebuild_indexes(self) -> None:
         """Rebuild both indexes from the batch headers (no CRC check, no truncation)."""
@@ -385,7 +505,10 @@ class LogSegment:
         self.fs.truncate(self._log(), position)
         self._dirty = True
         self.size = position
+        self.offset_limit = offset
+        self.broken = False  # whatever a failed append left is gone too
         self.bytes_since_last_index_entry = 0
+        self._since_known = True
         if position == 0:
             self.rolling_base_ms = None
         self._recompute_max_timestamp()
@@ -399,24 +522,35 @@ class LogSegment:
             if h.max_timestamp > max_ts:
                 max_ts, offset_of_max = h.max_timestamp, h.last_offset
         self._max_ts, self._offset_of_max_ts = max_ts, offset_of_max
+        self._max_ts_indexed = self.time_index.last_entry()[0] == max_ts
 
     # -- durability and lifecycle ------------------------------------------------------------
 
     def flush(self) -> None:
-        if self._dirty and self._fd is not None:
-            self.fs.fsync(self._fd)
+        """fsync what was written since the last flush (reopening files the cache closed). A
+        file that a failed append left too long is cut back first if the disk allows; if not,
+        the stray bytes lie past the segment's size, where nothing reads them."""
+        if self.broken:
+            try:
+                self._repair()
+            except OSError as e:
+                log.warning("%s is still longer than its data: %s", self.log_path, e)
+        if self._dirty:
+            self.fs.fsync(self._log())
             self._dirty = False
         self.offset_index.flush()
         self.time_index.flush()
 
     def close(self) -> None:
-        """Finish the time index and release the descriptors (no fsync; see ``flush``)."""
+        """Finish the time index and release the descriptors (no fsync; see ``flush``). Raises
+        OSError when a file that a failed append left too long still cannot be cut back, so
+        that the owner does not mark the shutdown clean."""
         try:
+            if self.broken:
+                self._repair()
             self.finalize_time_index()
         finally:
-            if self._fd is not None:
-                fd, self._fd = self._fd, None
-                self.fs.close(fd)
+            self.file.close()
             self.offset_index.close()
             self.time_index.close()
 
@@ -432,9 +566,7 @@ class LogSegment:
         """The first step of deleting: release the descriptors and rename the three files to
         ``*.deleted``; returns the new paths, for the caller to remove (now or later). The
         segment is unusable afterwards."""
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            self.fs.close(fd)
+        self.file.close()
         paths = []
         if self.fs.exists(self.log_path):
             self.fs.rename(self.log_path, self.log_path + DELETED_SUFFIX)
@@ -451,16 +583,31 @@ class LogSegment:
 
 class _IndexBuilder:
     """Collects the index entries that appending the walked batches would have written (same
-    interval rule as ``LogSegment.append``), then installs them in one write per index."""
+    interval rule as ``LogSegment.append``), then installs them in one write per index.
+
+    After ``resume`` the builder continues from entries already in the files: it starts at
+    the batch of the last kept offset-index entry (which gets no new entry, as right after it
+    was indexed) with the running maximum timestamp of the last kept time-index entry, and
+    ``install`` writes only the entries after the kept ones."""
 
     def __init__(self, segment: LogSegment) -> None:
         self.segment = segment
         self.index: list[tuple[int, int]] = []
         self.times: list[tuple[int, int]] = []
+        self.kept_index = 0  # entries already in the files (after ``resume``)
+        self.kept_times = 0
         self.max_ts = -1
         self.offset_of_max = -1
         self.since = 0
         self.valid_bytes = 0
+
+    def resume(self, position: int, index: list[tuple[int, int]], times: list[tuple[int, int]]) -> None:
+        self.index, self.times = list(index), list(times)
+        self.kept_index, self.kept_times = len(index), len(times)
+        if times:
+            self.max_ts, self.offset_of_max = times[-1]
+        self.since = 0
+        self.valid_bytes = position
 
     def add(self, position: int, h: BatchHeader) -> None:
         if h.max_timestamp > self.max_ts:
@@ -482,7 +629,13 @@ class _IndexBuilder:
         self._time_entry()
         seg = self.segment
         seg.size = self.valid_bytes
-        seg.offset_index.replace(self.index)
-        seg.time_index.replace(self.times)
+        if self.kept_index:
+            seg.offset_index.replace_tail(self.kept_index, self.index[self.kept_index :])
+            seg.time_index.replace_tail(self.kept_times, self.times[self.kept_times :])
+        else:
+            seg.offset_index.replace(self.index)
+            seg.time_index.replace(self.times)
         seg._max_ts, seg._offset_of_max_ts = self.max_ts, self.offset_of_max
+        seg._max_ts_indexed = True  # ``_time_entry`` above recorded it
         seg.bytes_since_last_index_entry = self.since
+        seg._since_known = True

@@ -4,6 +4,9 @@ A ``LogSegments`` keeps the segments sorted by base offset, in a list searched w
 and answers the one question the log asks most: which segment holds offset ``n`` (the one
 with the largest base offset <= ``n``). The last segment is the active one. It does no I/O of
 its own; it is owned by a ``PartitionLog``.
+
+Once ``use_files`` gave it the log manager's open-file cache, every segment it holds, and
+every segment added later (a roll, a swap), borrows its descriptors from that cache.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterator
 
+from moldau.storage.open_files import OpenFiles
 from moldau.storage.segment import LogSegment
 
 
@@ -18,6 +22,13 @@ class LogSegments:
     def __init__(self) -> None:
         self._bases: list[int] = []
         self._segments: list[LogSegment] = []
+        self.files: OpenFiles | None = None
+
+    def use_files(self, files: OpenFiles | None) -> None:
+        """Make every segment, now and later, borrow descriptors from ``files``."""
+        self.files = files
+        for segment in self._segments:
+            segment.use_files(files)
 
     def __len__(self) -> int:
         return len(self._segments)
@@ -43,6 +54,8 @@ class LogSegments:
             raise ValueError(f"a segment with base offset {segment.base_offset} already exists")
         self._bases.insert(i, segment.base_offset)
         self._segments.insert(i, segment)
+        if self.files is not None:
+            segment.use_files(self.files)
 
     def remove(self, segment: LogSegment) -> None:
         i = bisect.bisect_left(self._bases, segment.base_offset)

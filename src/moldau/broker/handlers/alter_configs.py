@@ -1,11 +1,14 @@
-"""AlterConfigs (33), v0-2: replace a topic's config overrides. Changes persist in the
-metadata and take effect on the partition logs at once. Broker resources: dynamic broker
-configs are not supported yet and answer INVALID_REQUEST with a message that says so."""
+"""AlterConfigs (33), v0-2: replace a topic's config overrides, or the dynamic configs of a
+broker resource (this broker's id, or "" for the cluster-wide defaults). Either way the
+request's entries become the resource's whole set; changes persist in the metadata and take
+effect at once (see ``broker/config_resources.py``). ``validate_only`` checks without
+changing anything."""
 
 from __future__ import annotations
 
 from moldau.broker import config_resources, topic_admin
 from moldau.broker.context import RequestContext
+from moldau.config.dynamic import replacement_layer
 from moldau.protocol.messages.alter_configs import (
     ALTER_CONFIGS,
     AlterConfigsRequest,
@@ -24,6 +27,8 @@ def _alter(ctx: RequestContext, r: AlterConfigsResource, validate_only: bool) ->
         r.resource_type,
         r.resource_name,
         lambda: topic_admin.replace_configs(ctx.broker, r.resource_name, configs, validate_only),
+        lambda _stored: replacement_layer((c.name, c.value) for c in r.configs),
+        validate_only,
         "AlterConfigs",
     )
     return AlterConfigsResourceResponse(

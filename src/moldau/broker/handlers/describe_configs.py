@@ -1,10 +1,12 @@
 """DescribeConfigs (32), v1-4: topic and broker configs with their sources and synonyms.
 
 A topic answers every topic config: its own override (DYNAMIC_TOPIC_CONFIG), else the broker's
-setting (STATIC_BROKER_CONFIG), else Kafka's default (DEFAULT_CONFIG); with
-``include_synonyms`` each entry lists where its value could come from, highest precedence
-first. A broker resource is named by its node id (or "" for cluster defaults). Broker loggers
-(type 8) are not described.
+setting for it, from the most specific layer that has one (DYNAMIC_BROKER_CONFIG,
+DYNAMIC_DEFAULT_BROKER_CONFIG, STATIC_BROKER_CONFIG), else Kafka's default (DEFAULT_CONFIG);
+with ``include_synonyms`` each entry lists where its value could come from, highest
+precedence first. A broker resource named by this broker's id answers every broker config in
+effect, read-only unless it can change dynamically; the one named "" answers only the
+cluster-wide dynamic configs, as Kafka does. Broker loggers (type 8) are not described.
 """
 
 from __future__ import annotations
@@ -60,7 +62,11 @@ def _describe(
             )
         elif r.resource_type == BROKER:
             check_broker_resource(ctx.broker, r.resource_name)
-            described = ctx.broker.config.describe(synonyms, docs, r.configuration_keys)
+            config = ctx.broker.config
+            if r.resource_name == "":
+                described = config.describe_cluster_defaults(synonyms, docs, r.configuration_keys)
+            else:
+                described = config.describe(synonyms, docs, r.configuration_keys)
         else:
             raise KafkaError(ErrorCode.INVALID_REQUEST, f"Unsupported resource type {r.resource_type}")
         out.configs = [_entry(d, synonyms, docs) for d in described]

@@ -3,10 +3,11 @@
 Topic ids replace names from v13; fetch sessions (KIP-227) from v7, see ``fetch_session.py``.
 When fewer than ``min_bytes`` are available the fetch waits in the purgatory and is woken as
 soon as appends bring enough bytes, or at ``max_wait_ms``. ``isolation_level`` 1
-(read_committed) reads up to the last stable offset, which equals the high watermark until
-transactions exist. Limits: ``partition_max_bytes`` per partition and ``max_bytes`` for the
-response (also capped by the broker's ``fetch.max.bytes``), except that the first batch of the
-first non-empty partition is returned whole so a consumer can always make progress (KIP-74).
+(read_committed) reads up to the last stable offset and lists the aborted transactions in what
+it returns, so the client can drop their records. Limits: ``partition_max_bytes`` per
+partition and ``max_bytes`` for the response (also capped by the broker's ``fetch.max.bytes``),
+except that the first batch of the first non-empty partition is returned whole so a consumer
+can always make progress (KIP-74).
 Not served: fetches from followers (replica_id >= 0) come with replication.
 """
 
@@ -21,6 +22,7 @@ from moldau.broker.fetch_session import FetchContext, SessionPartition
 from moldau.protocol.errors import ErrorCode, KafkaError
 from moldau.protocol.messages.fetch import (
     FETCH,
+    AbortedTransaction,
     FetchableTopicResponse,
     FetchRequest,
     FetchResponse,
@@ -31,6 +33,7 @@ from moldau.protocol.primitives import ZERO_UUID
 API = FETCH
 
 TOPIC_IDS_FROM = 13
+READ_COMMITTED = 1
 
 
 @dataclass(slots=True)
@@ -39,7 +42,9 @@ class _Read:
     data: PartitionData
 
 
-def _read_all(broker: Broker, fctx: FetchContext, max_bytes: int) -> tuple[list[_Read], int, bool]:
+def _read_all(
+    broker: Broker, fctx: FetchContext, max_bytes: int, read_committed: bool
+) -> tuple[list[_Read], int, bool]:
     """Read every partition of the fetch; returns the reads, the bytes read and whether any
     partition answered an error (which ends a long poll at once)."""
     reads: list[_Read] = []
@@ -55,13 +60,19 @@ def _read_all(broker: Broker, fctx: FetchContext, max_bytes: int) -> tuple[list[
             plog = broker.partition_log(p.topic, p.partition)
             broker.check_leader_epoch(p.topic, p.partition, p.current_leader_epoch)
             pd.high_watermark = plog.high_watermark
-            pd.last_stable_offset = plog.high_watermark
+            pd.last_stable_offset = plog.last_stable_offset
             pd.log_start_offset = plog.log_start_offset
             budget = min(p.max_bytes, max_bytes - total)
             if budget > 0 or total == 0:
-                result = plog.read(
-                    p.fetch_offset, max(budget, 0), max_offset=plog.high_watermark, min_one=total == 0
-                )
+                if read_committed:
+                    result, aborted = plog.read_committed(p.fetch_offset, max(budget, 0), min_one=total == 0)
+                    pd.aborted_transactions = [
+                        AbortedTransaction(producer_id=pid, first_offset=first) for pid, first in aborted
+                    ]
+                else:
+                    result = plog.read(
+                        p.fetch_offset, max(budget, 0), max_offset=plog.high_watermark, min_one=total == 0
+                    )
                 pd.records = result.data
                 total += len(result.data)
         except Exception as e:
@@ -130,7 +141,7 @@ def handle(ctx: RequestContext, req: FetchRequest) -> FetchResponse | object:
     except KafkaError as e:
         return FetchResponse(error_code=e.code, session_id=0)
     max_bytes = min(req.max_bytes, broker.config.get("fetch.max.bytes"))
-    reads, total, errored = _read_all(broker, fctx, max_bytes)
+    reads, total, errored = _read_all(broker, fctx, max_bytes, req.isolation_level == READ_COMMITTED)
     if total >= req.min_bytes or errored or req.max_wait_ms <= 0 or not fctx.partitions:
         return _respond(fctx, reads, by_id)
     return _wait_and_respond(broker, req, fctx, total, max_bytes, by_id)
@@ -141,5 +152,5 @@ async def _wait_and_respond(
 ) -> FetchResponse:
     keys = [(p.topic, p.partition) for p in fctx.partitions]
     await broker.purgatory.wait(keys, req.min_bytes - have, req.max_wait_ms)
-    reads, _, _ = _read_all(broker, fctx, max_bytes)
+    reads, _, _ = _read_all(broker, fctx, max_bytes, req.isolation_level == READ_COMMITTED)
     return _respond(fctx, reads, by_id)

@@ -1,6 +1,6 @@
-"""FindCoordinator (10), v0-6: every group is coordinated by this broker. The first request
-for a group creates ``__consumer_offsets``. v4+ batches keys. Transaction coordinators (key type
-1) come with transactions: until then they answer COORDINATOR_NOT_AVAILABLE."""
+"""FindCoordinator (10), v0-6: every group and every transactional id is coordinated by this
+broker. The first request of each kind creates ``__consumer_offsets`` or
+``__transaction_state``. v4+ batches keys."""
 
 from __future__ import annotations
 
@@ -25,13 +25,11 @@ def _find(ctx: RequestContext, key: str, key_type: int) -> Coordinator:
     ep = broker.endpoint_for(ctx.listener)
     out = Coordinator(key=key, node_id=broker.node_id, host=ep.host, port=ep.port, error_code=ErrorCode.NONE)
     try:
-        if key_type == TRANSACTION:
-            raise KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, "transactions are not supported yet")
-        if key_type != GROUP:
+        if key_type not in (GROUP, TRANSACTION):
             raise KafkaError(ErrorCode.INVALID_REQUEST, f"Unknown coordinator type: {key_type}")
         if not key:
-            raise KafkaError(ErrorCode.INVALID_REQUEST, "Group id must not be empty")
-        broker.groups.ensure_topic()
+            raise KafkaError(ErrorCode.INVALID_REQUEST, "The coordinator key must not be empty")
+        (broker.groups if key_type == GROUP else broker.txns).ensure_topic()
     except Exception as e:
         out.error_code, out.error_message = error_of(e, f"FindCoordinator {key}")
         out.node_id, out.host, out.port = -1, "", -1

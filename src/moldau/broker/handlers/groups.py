@@ -14,10 +14,7 @@ JoinGroup, OffsetCommit and FindCoordinator have modules of their own (they do w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-from moldau.broker.context import RequestContext
+from moldau.broker.handlers.coordinated import CoordinatorHandler
 from moldau.protocol.messages.delete_groups import DELETE_GROUPS
 from moldau.protocol.messages.describe_groups import DESCRIBE_GROUPS
 from moldau.protocol.messages.heartbeat import HEARTBEAT
@@ -26,29 +23,14 @@ from moldau.protocol.messages.list_groups import LIST_GROUPS
 from moldau.protocol.messages.offset_delete import OFFSET_DELETE
 from moldau.protocol.messages.offset_fetch import OFFSET_FETCH
 from moldau.protocol.messages.sync_group import SYNC_GROUP
-from moldau.protocol.schema import Api
-
-
-@dataclass(frozen=True)
-class CoordinatorHandler:
-    """A handler that passes its request to one ``GroupCoordinator`` operation."""
-
-    API: Api
-    operation: str
-
-    def handle(self, ctx: RequestContext, req: Any) -> Any:
-        groups = ctx.broker.groups
-        op = getattr(groups.coordinator, self.operation)
-        return groups.call(lambda token: op(req, ctx.version, token))
-
 
 HANDLERS = [
-    CoordinatorHandler(SYNC_GROUP, "sync_group"),
-    CoordinatorHandler(HEARTBEAT, "heartbeat"),
-    CoordinatorHandler(LEAVE_GROUP, "leave_group"),
-    CoordinatorHandler(OFFSET_FETCH, "offset_fetch"),
-    CoordinatorHandler(OFFSET_DELETE, "offset_delete"),
-    CoordinatorHandler(DESCRIBE_GROUPS, "describe_groups"),
-    CoordinatorHandler(LIST_GROUPS, "list_groups"),
-    CoordinatorHandler(DELETE_GROUPS, "delete_groups"),
+    CoordinatorHandler(SYNC_GROUP, "groups", "sync_group"),
+    CoordinatorHandler(HEARTBEAT, "groups", "heartbeat"),
+    CoordinatorHandler(LEAVE_GROUP, "groups", "leave_group"),
+    CoordinatorHandler(OFFSET_FETCH, "groups", "offset_fetch"),
+    CoordinatorHandler(OFFSET_DELETE, "groups", "offset_delete"),
+    CoordinatorHandler(DESCRIBE_GROUPS, "groups", "describe_groups"),
+    CoordinatorHandler(LIST_GROUPS, "groups", "list_groups"),
+    CoordinatorHandler(DELETE_GROUPS, "groups", "delete_groups"),
 ]

@@ -24,9 +24,12 @@ from moldau.protocol.messages.list_offsets import (
 API = LIST_OFFSETS
 
 LATEST, EARLIEST, MAX_TIMESTAMP, EARLIEST_LOCAL, EARLIEST_PENDING_UPLOAD = -1, -2, -3, -4, -5
+READ_COMMITTED = 1
 
 
-def _lookup(ctx: RequestContext, topic: str, p: ListOffsetsPartition) -> ListOffsetsPartitionResponse:
+def _lookup(
+    ctx: RequestContext, topic: str, p: ListOffsetsPartition, isolation_level: int
+) -> ListOffsetsPartitionResponse:
     broker = ctx.broker
     out = ListOffsetsPartitionResponse(partition_index=p.partition_index, error_code=ErrorCode.NONE)
     try:
@@ -34,7 +37,7 @@ def _lookup(ctx: RequestContext, topic: str, p: ListOffsetsPartition) -> ListOff
         epoch = broker.check_leader_epoch(topic, p.partition_index, p.current_leader_epoch)
         ts = p.timestamp
         if ts == LATEST:
-            out.offset = plog.high_watermark
+            out.offset = plog.last_stable_offset if isolation_level == READ_COMMITTED else plog.high_watermark
         elif ts in (EARLIEST, EARLIEST_LOCAL):
             out.offset = plog.log_start_offset
         elif ts == EARLIEST_PENDING_UPLOAD:
@@ -59,7 +62,9 @@ def _lookup(ctx: RequestContext, topic: str, p: ListOffsetsPartition) -> ListOff
 def handle(ctx: RequestContext, req: ListOffsetsRequest) -> ListOffsetsResponse:
     return ListOffsetsResponse(
         topics=[
-            ListOffsetsTopicResponse(name=t.name, partitions=[_lookup(ctx, t.name, p) for p in t.partitions])
+            ListOffsetsTopicResponse(
+                name=t.name, partitions=[_lookup(ctx, t.name, p, req.isolation_level) for p in t.partitions]
+            )
             for t in req.topics
         ]
     )

@@ -3,7 +3,10 @@ sees v0) and answered UNSUPPORTED_VERSION, as Kafka 4 does.
 
 acks 0 (no response), 1 and -1 (all: on a single node the leader is the whole ISR, so the
 append is the commit). Batches stay opaque: the validator reads headers and CRCs, the log
-assigns offsets in place. Waiting fetches hear about every append.
+assigns offsets in place (and its producer state answers a retried duplicate with the original
+offsets). A transactional batch must belong to a partition of its producer's ongoing
+transaction (KIP-890 part 1), so a late write cannot land in a later transaction. Waiting
+fetches hear about every append.
 """
 
 from __future__ import annotations
@@ -20,15 +23,42 @@ from moldau.protocol.messages.produce import (
     ProduceResponse,
     TopicProduceResponse,
 )
+from moldau.protocol.records.batch import BatchHeader
 from moldau.protocol.records.validate import validate_produce
 
 API = PRODUCE
 
 FIRST_SUPPORTED = 3
+ABORTABLE_FROM = 11  # Produce v11 clients understand TRANSACTION_ABORTABLE (KIP-890)
+
+
+def _verify_transaction(
+    ctx: RequestContext, txn_id: str | None, topic: str, partition: int, h: BatchHeader
+) -> None:
+    """KIP-890 part 1: the batch's producer must be the transactional id's current one and the
+    partition part of its ongoing transaction. A fenced (older) epoch is INVALID_PRODUCER_EPOCH,
+    another producer id INVALID_PRODUCER_ID_MAPPING, a partition outside the transaction
+    TRANSACTION_ABORTABLE (INVALID_TXN_STATE before Produce v11)."""
+    if txn_id is None:
+        raise KafkaError(ErrorCode.INVALID_RECORD, "transactional records without a transactional id")
+    coordinator = ctx.broker.txns.coordinator
+    txn = coordinator.transaction(txn_id)
+    if txn is not None and txn.producer_id != h.producer_id:
+        raise KafkaError(ErrorCode.INVALID_PRODUCER_ID_MAPPING, f"{txn_id} has another producer id")
+    if txn is not None and txn.producer_epoch > h.producer_epoch:
+        raise KafkaError(
+            ErrorCode.INVALID_PRODUCER_EPOCH, f"producer epoch {h.producer_epoch} of {txn_id} is fenced"
+        )
+    ongoing = coordinator.ongoing_partitions(txn_id, h.producer_id, h.producer_epoch)
+    if ongoing is None or (topic, partition) not in ongoing:
+        code = (
+            ErrorCode.TRANSACTION_ABORTABLE if ctx.version >= ABORTABLE_FROM else ErrorCode.INVALID_TXN_STATE
+        )
+        raise KafkaError(code, f"{topic}-{partition} is not part of the ongoing transaction of {txn_id}")
 
 
 def _append(
-    ctx: RequestContext, topic: str, data: PartitionProduceData, now: int
+    ctx: RequestContext, txn_id: str | None, topic: str, data: PartitionProduceData, now: int
 ) -> PartitionProduceResponse:
     broker = ctx.broker
     partition = data.index
@@ -45,6 +75,8 @@ def _append(
             timestamp_after_max_ms=config.message_timestamp_after_max_ms,
             now_ms=now,
         )
+        if headers[0][1].is_transactional:
+            _verify_transaction(ctx, txn_id, topic, partition, headers[0][1])
         buf = bytearray(data.records)
         info = plog.append(
             buf,
@@ -58,7 +90,8 @@ def _append(
         return PartitionProduceResponse(
             index=partition, error_code=code, base_offset=-1, error_message=message
         )
-    broker.purgatory.notify(topic, partition, len(buf))
+    if not info.duplicate:
+        broker.purgatory.notify(topic, partition, len(buf))
     return PartitionProduceResponse(
         index=partition,
         error_code=ErrorCode.NONE,
@@ -90,15 +123,14 @@ def handle(ctx: RequestContext, req: ProduceRequest) -> ProduceResponse:
         return _refuse(req, ErrorCode.UNSUPPORTED_VERSION, "Produce v0-2 are not supported; use v3 or later")
     if req.acks not in (-1, 0, 1):
         return _refuse(req, ErrorCode.INVALID_REQUIRED_ACKS, None)
-    if req.transactional_id is not None:
-        return _refuse(
-            req, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, "transactions are not supported yet"
-        )
     now = ctx.broker.clock.time_ms()
     response = ProduceResponse(
         responses=[
             TopicProduceResponse(
-                name=t.name, partition_responses=[_append(ctx, t.name, p, now) for p in t.partition_data]
+                name=t.name,
+                partition_responses=[
+                    _append(ctx, req.transactional_id, t.name, p, now) for p in t.partition_data
+                ],
             )
             for t in req.topic_data
         ]
