@@ -1,16 +1,23 @@
-"""The metadata image: brokers, topics, partitions and topic configs.
+"""The metadata image: brokers, topics, partitions, topic configs and dynamic broker configs.
 
 On a single node the image is the whole truth and lives in one JSON file in the first data
 directory (``LocalMetadataStore``), replaced atomically on every change. A partition already
 carries what replication needs (leader, leader epoch, replicas, ISR) so a cluster can later
 fill the same image from ZooKeeper.
 
+Dynamic broker configs are kept per BROKER config resource name, as text: ``""`` for the
+cluster-wide defaults, ``"<id>"`` for one broker (see ``moldau.config.dynamic``). A resource
+without any dynamic config has no entry.
+
 File layout (``moldau-metadata.json``)::
 
-    {"version": 1, "cluster_id": "...",
+    {"version": 1, "cluster_id": "...", "producer_id_block_end": 0,
      "topics": {"<name>": {"id": "<uuid>", "configs": {"k": "v"},
                            "partitions": [{"replicas": [1], "isr": [1], "leader": 1,
-                                           "leader_epoch": 0}, ...]}}}
+                                           "leader_epoch": 0}, ...]}},
+     "broker_configs": {"": {"log.retention.ms": "3600000"}, "1": {"max.connections": "100"}}}
+
+``broker_configs`` may be missing (files written before it existed); it then reads as empty.
 """
 
 from __future__ import annotations
@@ -77,7 +84,8 @@ class BrokerEndpoint:
 
 
 class MetadataImage:
-    """Topics by name and by id, and the brokers. Mutated only through its methods."""
+    """Topics by name and by id, the brokers, and the dynamic broker configs. Mutated only
+    through its methods."""
 
     def __init__(self, cluster_id: str) -> None:
         self.cluster_id = cluster_id
@@ -86,6 +94,18 @@ class MetadataImage:
         self.brokers: dict[int, BrokerEndpoint] = {}
         self.topics: dict[str, TopicInfo] = {}
         self.topics_by_id: dict[uuid.UUID, TopicInfo] = {}
+        self.broker_configs: dict[str, dict[str, str]] = {}
+
+    def broker_config(self, resource: str) -> dict[str, str]:
+        """The dynamic configs of a BROKER resource (``""``: cluster-wide), as a copy."""
+        return dict(self.broker_configs.get(resource, {}))
+
+    def set_broker_config(self, resource: str, configs: dict[str, str]) -> None:
+        """Replace the dynamic configs of a BROKER resource; an empty map removes the entry."""
+        if configs:
+            self.broker_configs[resource] = dict(configs)
+        else:
+            self.broker_configs.pop(resource, None)
 
     def add_topic(self, topic: TopicInfo) -> None:
         self.topics[topic.name] = topic
@@ -120,6 +140,7 @@ class MetadataImage:
                 }
                 for t in self.topics.values()
             },
+            "broker_configs": {name: dict(configs) for name, configs in self.broker_configs.items()},
         }
 
     @classmethod
@@ -139,6 +160,10 @@ class MetadataImage:
                     partitions=[PartitionInfo(**p) for p in t["partitions"]],
                 )
             )
+        broker_configs = data.get("broker_configs", {})
+        assert isinstance(broker_configs, dict)
+        for name, configs in broker_configs.items():
+            image.set_broker_config(str(name), {str(k): str(v) for k, v in configs.items()})
         return image
 
 

@@ -6,7 +6,9 @@
 * :mod:`moldau.config.topic`: every topic config, its broker synonyms, validation and
   DescribeConfigs for topics.
 * :mod:`moldau.config.broker_defs` / :mod:`moldau.config.broker`: the broker configs and the
-  loaded :class:`BrokerConfig`.
+  loaded :class:`BrokerConfig`, with its dynamic layers.
+* :mod:`moldau.config.dynamic`: which broker configs may change without a restart, and the
+  checks of an AlterConfigs / IncrementalAlterConfigs request on a BROKER resource.
 
 Pure code: the only I/O is reading the properties file in :meth:`BrokerConfig.load`.
 """

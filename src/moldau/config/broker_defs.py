@@ -30,9 +30,16 @@ from moldau.config.defs import (
     index,
 )
 from moldau.config.defs import ConfigType as T
-from moldau.config.topic import COMPRESSION_TYPES, INT_MAX, LONG_MAX, TOPIC_CONFIGS
+from moldau.config.topic import COMPRESSION_TYPES, INT_MAX, LONG_MAX, TOPIC_CONFIG_SYNONYMS, TOPIC_CONFIGS
 
-__all__ = ["BROKER_CONFIGS", "SECURITY_PROTOCOLS"]
+__all__ = [
+    "BROKER_CONFIGS",
+    "DYNAMIC_BROKER_CONFIGS",
+    "DYNAMIC_LOG_CONFIGS",
+    "RESTART_ONLY_CONFIGS",
+    "SECURITY_PROTOCOLS",
+    "THREAD_COUNT_CONFIGS",
+]
 
 _H = Importance.HIGH
 _M = Importance.MEDIUM
@@ -272,6 +279,50 @@ BROKER_CONFIGS: dict[str, ConfigDef] = index(
         ConfigDef("producer.id.expiration.ms", T.INT, 24 * _HOUR_MS, AtLeast(1),
                   "How long a partition remembers an idempotent producer that has stopped "
                   "writing to it.", _L),
+        ConfigDef("producer.id.expiration.check.interval.ms", T.INT, 600000, AtLeast(1),
+                  "How often partitions forget producers idle past producer.id.expiration.ms.", _L),
     ]
 )  # fmt: skip
 """Every broker config Moldau accepts, by name."""
+
+
+# --- dynamic broker configs (KIP-226) --------------------------------------------------------
+
+DYNAMIC_LOG_CONFIGS: frozenset[str] = frozenset(
+    synonyms[0].name for synonyms in TOPIC_CONFIG_SYNONYMS.values()
+)
+"""The broker-wide defaults of topic configs, under their first (highest-precedence) name:
+``log.retention.ms`` but not ``log.retention.hours``, ``log.roll.ms`` but not
+``log.roll.hours``. Kafka lets exactly these change dynamically; a change reaches every topic
+that does not override the topic config at once."""
+
+THREAD_COUNT_CONFIGS: frozenset[str] = frozenset(
+    {"num.io.threads", "num.network.threads", "num.recovery.threads.per.data.dir"}
+)
+"""Thread counts Kafka resizes at run time. Moldau accepts and keeps them (they have no effect
+here, dynamic or static) with Kafka's rule that one change may at most halve or double the
+current value."""
+
+DYNAMIC_BROKER_CONFIGS: frozenset[str] = DYNAMIC_LOG_CONFIGS | THREAD_COUNT_CONFIGS | {"max.connections"}
+"""Broker configs that AlterConfigs and IncrementalAlterConfigs may change, for one broker or
+for the cluster, and that take effect without a restart. Every one of them is dynamic in
+Kafka too; DescribeConfigs reports all other broker configs as read-only."""
+
+RESTART_ONLY_CONFIGS: frozenset[str] = frozenset(
+    {
+        "listeners",
+        "advertised.listeners",
+        "listener.security.protocol.map",
+        "log.cleaner.threads",
+        "log.cleaner.dedupe.buffer.size",
+        "log.cleaner.io.buffer.size",
+        "log.cleaner.io.buffer.load.factor",
+        "log.cleaner.io.max.bytes.per.second",
+        "log.cleaner.backoff.ms",
+        "producer.id.expiration.ms",
+    }
+)
+"""Broker configs Kafka can change dynamically but Moldau reads only at start-up (the
+listeners are bound once, the cleaner's workers and buffers are sized once). A request to
+change them dynamically is refused with an explanation instead of being stored without
+effect."""
