@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from moldau.broker.core import Broker
 from moldau.cluster.metadata import PartitionInfo, TopicInfo, validate_topic_name
 from moldau.config.defs import ConfigError
-from moldau.config.dynamic import APPEND, DELETE, SET, SUBTRACT
-from moldau.config.topic import validate_topic_configs
+from moldau.config.dynamic import apply_incremental
+from moldau.config.topic import TOPIC_CONFIGS, effective_topic_config, validate_topic_configs
 from moldau.protocol.errors import ErrorCode, KafkaError
 
 
@@ -194,40 +193,16 @@ def replace_configs(
 def incremental_configs(
     broker: Broker, name: str, ops: Sequence[tuple[str, int, str | None]], validate_only: bool
 ) -> None:
-    """IncrementalAlterConfigs: SET/DELETE/APPEND/SUBTRACT applied to the current overrides."""
-    from moldau.config.topic import TOPIC_CONFIGS, effective_topic_config
-
+    """IncrementalAlterConfigs: SET/DELETE/APPEND/SUBTRACT applied to the current overrides;
+    APPEND and SUBTRACT start from the topic's effective value."""
     topic = broker.topic(name)
-    updated: dict[str, str] = dict(topic.configs)
-    effective: dict[str, Any] | None = None
-    seen: set[str] = set()
-    for key, op, value in ops:
-        if key in seen:
-            raise KafkaError(ErrorCode.INVALID_REQUEST, f"Error due to duplicate config keys: {key}")
-        seen.add(key)
-        if op == SET:
-            if value is None:
-                raise KafkaError(ErrorCode.INVALID_REQUEST, f"Null value not supported for: {key}")
-            updated[key] = value
-        elif op == DELETE:
-            updated.pop(key, None)
-        elif op in (APPEND, SUBTRACT):
-            definition = TOPIC_CONFIGS.get(key)
-            if definition is None or definition.type.name != "LIST":
-                raise KafkaError(
-                    ErrorCode.INVALID_CONFIG, f"Config value append is not allowed for config key: {key}"
-                )
-            if effective is None:
-                effective = effective_topic_config(topic.configs, broker.config)
-            current = list(effective.get(key) or [])
-            items = [v.strip() for v in (value or "").split(",") if v.strip()]
-            if op == APPEND:
-                current += [v for v in items if v not in current]
-            else:
-                current = [v for v in current if v not in items]
-            updated[key] = ",".join(current)
-        else:
-            raise KafkaError(ErrorCode.INVALID_REQUEST, f"Unknown config operation {op} for {key}")
+    effective = effective_topic_config(topic.configs, broker.config)
+    updated = apply_incremental(
+        topic.configs,
+        ops,
+        definitions=TOPIC_CONFIGS,
+        list_base=lambda key: ",".join(effective.get(key) or ()),
+    )
     clean = _check_configs(broker, updated)
     if not validate_only:
         _apply(broker, topic, clean)

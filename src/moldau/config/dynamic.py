@@ -36,7 +36,7 @@ Nothing in this module does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from moldau.config.broker import BrokerConfig, unknown_broker_config
 from moldau.config.broker_defs import (
@@ -45,7 +45,7 @@ from moldau.config.broker_defs import (
     RESTART_ONLY_CONFIGS,
     THREAD_COUNT_CONFIGS,
 )
-from moldau.config.defs import ConfigError, ConfigType, UnknownConfigError
+from moldau.config.defs import ConfigDef, ConfigError, ConfigType, UnknownConfigError
 from moldau.protocol.errors import ErrorCode, KafkaError
 
 __all__ = [
@@ -82,14 +82,21 @@ def replacement_layer(entries: Iterable[tuple[str, str | None]]) -> dict[str, st
     return layer
 
 
-def apply_incremental(layer: Mapping[str, str], ops: Sequence[tuple[str, int, str | None]]) -> dict[str, str]:
-    """IncrementalAlterConfigs: ``(name, operation, value)`` applied in order to a copy of the
-    stored layer.
+def apply_incremental(
+    layer: Mapping[str, str],
+    ops: Sequence[tuple[str, int, str | None]],
+    *,
+    definitions: Mapping[str, ConfigDef] = BROKER_CONFIGS,
+    list_base: Callable[[str], str] | None = None,
+) -> dict[str, str]:
+    """IncrementalAlterConfigs: ``(name, operation, value)`` applied in order to a copy of
+    ``layer`` (a broker layer, or a topic's overrides with ``definitions=TOPIC_CONFIGS``).
 
     SET stores the value, DELETE removes the name (returning it to the layers below).
-    APPEND and SUBTRACT work on LIST configs only and start from the layer's own value, or
-    the config's built-in default when the layer does not set it (not from the static
-    setting, as in Kafka); APPEND leaves out items already present.
+    APPEND and SUBTRACT work on LIST configs only and start from the layer's own value, else
+    from ``list_base(name)`` (a topic: its effective value), else the config's built-in
+    default (a broker layer: not the static setting, as in Kafka); APPEND leaves out items
+    already present.
     """
     updated = dict(layer)
     seen: set[str] = set()
@@ -104,15 +111,21 @@ def apply_incremental(layer: Mapping[str, str], ops: Sequence[tuple[str, int, st
         elif op == DELETE:
             updated.pop(name, None)
         elif op in _OP_NAMES:
-            definition = BROKER_CONFIGS.get(name)
+            definition = definitions.get(name)
             if definition is None:
-                raise UnknownConfigError(name, value, "", message=_unknown_message(name))
+                message = _unknown_message(name) if definitions is BROKER_CONFIGS else None
+                raise UnknownConfigError(name, value, "unknown config", message=message)
             if definition.type is not ConfigType.LIST:
                 raise KafkaError(
                     ErrorCode.INVALID_REQUEST,
                     f"Config value {_OP_NAMES[op]} is not allowed for config key: {name}",
                 )
-            current_text = updated.get(name, definition.default_string or "")
+            if name in updated:
+                current_text = updated[name]
+            elif list_base is not None:
+                current_text = list_base(name)
+            else:
+                current_text = definition.default_string or ""
             current = [item for item in (v.strip() for v in current_text.split(",")) if item]
             items = [item for item in (v.strip() for v in (value or "").split(",")) if item]
             if op == APPEND:
