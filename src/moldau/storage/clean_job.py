@@ -16,7 +16,9 @@ The pass, as Kafka's ``Cleaner.doClean``:
 
 1. **Offset map.** Walk the dirty part, ``[first_dirty_offset, first_uncleanable_offset)``,
    decoding every data batch and mapping each key to its latest offset (offset_map.py), until
-   the map is full. ``end_offset`` is one past the last offset mapped: the pass cleans below it.
+   the map is full. Batches of aborted transactions are skipped (txn_cleaning.py), so that an
+   aborted record never hides an older committed one. ``end_offset`` is one past the last
+   offset mapped: the pass cleans below it.
 2. **Producers.** Walk the batch headers of every snapshot segment to find each producer's
    last data batch.
 3. **Groups.** The segments below ``end_offset``, from the first, in runs whose sizes add up
@@ -25,10 +27,15 @@ The pass, as Kafka's ``Cleaner.doClean``:
 4. **Rewrite.** Each group becomes one new segment ``<first base>.log.cleaned`` (with its
    ``.index.cleaned`` and ``.timeindex.cleaned``): every batch of the group through
    compaction.py, the survivors appended in order with their original offsets, the files
-   fsynced and closed. A batch whose records all go still leaves an empty batch when it is
-   its producer's last data batch (so the producer's sequence state can be rebuilt from the
-   log) or the last batch below ``first_uncleanable_offset`` (so the offset it ends at is not
-   lost), as Kafka keeps them.
+   fsynced and closed. One ``TransactionTracker`` follows the whole rewrite, from the first
+   segment on, with the aborted transactions the job was given (``CleanJob.aborted``, read
+   from the transaction indexes on the event loop): batches of aborted transactions go, and
+   markers go as txn_cleaning.py says; each group reports the ABORT markers it removed, whose
+   index entries the cleaner removes before swapping it in. A data batch whose records all go
+   still leaves an empty batch when it is its producer's last data batch (so the producer's
+   sequence state can be rebuilt from the log) or the last batch below
+   ``first_uncleanable_offset`` (so the offset it ends at is not lost), as Kafka keeps them; a
+   marker in that place stays whole instead.
 
 Memory: the offset map (bounded, see offset_map.py), one read window per segment walk
 (``batch_reader``), one decoded batch, and an output buffer of ``io_buffer_size`` bytes.
@@ -58,6 +65,8 @@ from moldau.storage.segment import (
     LogSegment,
     segment_file_name,
 )
+from moldau.storage.txn_cleaning import TransactionTracker, marker_type
+from moldau.storage.txn_index import AbortedTxn
 from moldau.util.fs import FileSystem
 
 log = logging.getLogger(__name__)
@@ -86,6 +95,7 @@ class CleanJob:
     map_memory: int
     load_factor: float
     io_buffer_size: int
+    aborted: tuple[AbortedTxn, ...] = ()  # the aborted transactions overlapping the segments
     abort: threading.Event = field(default_factory=threading.Event, compare=False)
 
 
@@ -94,6 +104,7 @@ class CleanedGroup:
     base_offset: int  # of the new segment, also of the first segment it replaces
     replaced: tuple[int, ...]  # base offsets of the segments it replaces, in order
     size: int
+    aborts_removed: tuple[AbortedTxn, ...] = ()  # transactions whose ABORT marker it removed
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,9 +168,11 @@ class _Pass:
             return CleanOutcome(job.first_dirty_offset, (), self.bytes_read, 0, 0, 0)
         last_of_producer = self._last_batches_of_producers()
         groups: list[CleanedGroup] = []
+        first = job.segments[0].base_offset
+        txns = TransactionTracker(job.aborted, first)
         try:
             for group in self._groups(end_offset):
-                groups.append(self._clean_group(group, last_of_producer))
+                groups.append(self._clean_group(group, last_of_producer, txns))
         except BaseException:
             for done in groups:
                 remove_cleaned(self.fs, job.directory, done.base_offset)
@@ -191,12 +204,20 @@ class _Pass:
             for i, s in enumerate(job.segments)
             if self._next_base(i) > start and s.base_offset < job.first_uncleanable_offset
         ]
+        if not dirty:
+            return
+        txns = TransactionTracker(job.aborted, dirty[0][1].base_offset)
         for i, source in dirty:
             for h, data in self._batches(source):
                 self.bytes_read += h.size
+                if h.is_control:
+                    txns.marker(h, marker_type(data, h))
+                    aborted = False
+                else:
+                    aborted = txns.data_batch(h)
                 if h.last_offset < start:
                     continue
-                if not h.is_control:  # TODO(transactions): skip the records of aborted transactions
+                if not h.is_control and not aborted:
                     for record in decode_records(data):
                         if record.key is None or record.offset < start:
                             continue
@@ -243,7 +264,9 @@ class _Pass:
 
     # -- 4. rewrite ----------------------------------------------------------------------
 
-    def _clean_group(self, group: list[int], last_of_producer: dict[int, int]) -> CleanedGroup:
+    def _clean_group(
+        self, group: list[int], last_of_producer: dict[int, int], txns: TransactionTracker
+    ) -> CleanedGroup:
         job = self.job
         sources = [job.segments[i] for i in group]
         base = sources[0].base_offset
@@ -251,11 +274,17 @@ class _Pass:
         try:
             buffer = bytearray()
             headers: list[tuple[int, BatchHeader]] = []
+            aborts_removed: list[AbortedTxn] = []
             for source in sources:
                 for h, data in self._batches(source):
                     keep_empty = (
                         h.producer_id >= 0 and last_of_producer.get(h.producer_id) == h.last_offset
                     ) or h.next_offset == job.first_uncleanable_offset
+                    ended: AbortedTxn | None = None
+                    if h.is_control:
+                        discard, ended = txns.marker(h, marker_type(data, h))
+                    else:
+                        discard = txns.data_batch(h)
                     kept = clean_batch(
                         data,
                         h,
@@ -263,12 +292,15 @@ class _Pass:
                         now_ms=job.now_ms,
                         delete_retention_ms=job.config.delete_retention_ms,
                         keep_empty=keep_empty,
+                        discard=discard,
                     )
                     self.bytes_read += h.size
                     self.records_read += h.records_count
-                    if kept is None:
+                    kept_header = None if kept is None else h if kept is data else parse_header(kept)
+                    if ended is not None and (kept_header is None or kept_header.records_count == 0):
+                        aborts_removed.append(ended)
+                    if kept is None or kept_header is None:
                         continue
-                    kept_header = h if kept is data else parse_header(kept)
                     self.records_kept += kept_header.records_count
                     headers.append((len(buffer), kept_header))
                     buffer += kept
@@ -283,7 +315,7 @@ class _Pass:
             raise
         out.close()
         self.bytes_written += out.size
-        return CleanedGroup(base, tuple(s.base_offset for s in sources), out.size)
+        return CleanedGroup(base, tuple(s.base_offset for s in sources), out.size, tuple(aborts_removed))
 
     def _append(self, out: LogSegment, buffer: bytearray, headers: list[tuple[int, BatchHeader]]) -> None:
         if headers:

@@ -17,9 +17,11 @@ being cleaned:
 
 * the *dirty* part starts at the offset the previous pass reached (``cleaner-offset-checkpoint``
   in each data directory, Kafka's format; the log start offset when unknown or out of range)
-  and ends at the first *uncleanable* offset: the active segment, the high watermark, and the
-  first segment whose largest timestamp is younger than ``min.compaction.lag.ms``, whichever
-  comes first, rounded down to a segment boundary;
+  and ends at the first *uncleanable* offset: the active segment, the last stable offset (so an
+  open transaction, or one whose marker is not yet below the high watermark, is never
+  cleaned; it is at most the high watermark), and the first segment whose largest timestamp
+  is younger than ``min.compaction.lag.ms``, whichever comes first, rounded down to a segment
+  boundary;
 * the dirty ratio is the size of the dirty segments over the size of the log up to the first
   uncleanable offset; a log is a candidate when it is above ``min.cleanable.dirty.ratio``, or
   when it has dirty data and a dirty segment's first batch is older than
@@ -28,6 +30,10 @@ being cleaned:
 ``max.compaction.lag.ms`` also rolls an active segment whose first batch is older than that
 (when it holds data), so its records become cleanable. Kafka gets the same effect by rolling
 at the next append; doing it here keeps the bound for a partition that receives nothing more.
+
+A job gets the aborted transactions of the log's transaction indexes up to its range's end,
+read here; a group that removed ABORT markers has their index entries removed before it is
+swapped in (txn_cleaning.py).
 
 The outcome is swapped in group by group (swap.py). When a group cannot be (the log changed
 under the job: retention deleted a segment, a truncation, the log was deleted) the rest of the
@@ -60,6 +66,7 @@ from moldau.storage.config import LONG_MAX
 from moldau.storage.log import PartitionLog
 from moldau.storage.segment import LogSegment
 from moldau.storage.swap import SwapFailed, swap_in
+from moldau.storage.txn_cleaning import forget_aborted
 from moldau.util.fs import FileSystem
 
 log = logging.getLogger(__name__)
@@ -177,7 +184,7 @@ class LogCleaner:
         if not start <= first_dirty <= end:
             first_dirty = start
         active = segments.active
-        uncleanable = min(plog.high_watermark, active.base_offset)
+        uncleanable = min(plog.last_stable_offset, active.base_offset)
         dirty_non_active = [s for s in segments.from_offset(first_dirty) if s is not active]
         if config.min_compaction_lag_ms > 0:
             for segment in dirty_non_active:
@@ -235,10 +242,13 @@ class LogCleaner:
         chosen = [s for s in plog.segments if s.base_offset < dirty.first_uncleanable_offset]
         sources: list[SourceSegment] = []
         try:
+            aborted = plog.producers.aborted_transactions(
+                plog.segments, plog.log_start_offset, dirty.first_uncleanable_offset
+            )
             for segment in chosen:
                 fd = self.fs.open(segment.log_path, read_only=True)
                 sources.append(SourceSegment(segment.base_offset, segment.size, fd))
-        except OSError as e:
+        except (OSError, ValueError) as e:  # ValueError: a corrupt transaction index
             for source in sources:
                 self.fs.close(source.fd)
             log.error("Cannot start cleaning %s: %s", plog.name, e)
@@ -256,6 +266,7 @@ class LogCleaner:
             map_memory=self.config.dedupe_buffer_size // threads,
             load_factor=self.config.load_factor,
             io_buffer_size=max(4096, self.config.io_buffer_size // threads),
+            aborted=tuple(aborted),
         )
         log.info(
             "Cleaning %s: offsets [%d, %d) are dirty (%d of %d bytes)",
@@ -296,6 +307,12 @@ class LogCleaner:
             old = self._still_there(plog, flight, group.replaced) if current else None
             if old is None:
                 log.info("Cleaning %s: the log changed meanwhile; discarding the rest of the pass", plog.name)
+                self._discard(flight, outcome.groups[i:])
+                return
+            try:
+                forget_aborted(plog.producers.txn_indexes, group.replaced, group.aborts_removed)
+            except OSError as e:
+                log.warning("Cleaning %s: cannot update its transaction index: %s", plog.name, e)
                 self._discard(flight, outcome.groups[i:])
                 return
             try:

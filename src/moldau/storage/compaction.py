@@ -27,10 +27,13 @@ delta recomputed against it so that record timestamps read back unchanged. Clean
 the horizon drop the batch's tombstones. So a tombstone lives ``delete.retention.ms`` past the
 cleaning that first kept it, then until the next cleaning of its segment.
 
-Control batches (transaction markers) are returned untouched, and transactional batches are
-treated like any other. TODO(transactions): drop the records of aborted transactions and
-obsolete markers by Kafka's rules (``CleanedTransactionMetadata``) once the log keeps a
-transaction index.
+Transactions (the caller decides, txn_cleaning.py, and passes ``discard``): a data batch of an
+aborted transaction loses all its records. A control batch keeps its records; when it is an
+end-transaction marker whose transaction has no data left (``discard``), it gets a delete
+horizon the same way, and once that has passed it goes; where the caller wants an empty batch
+instead, the marker stays whole for a later cleaning to remove, as coordinators and consumers
+expect a marker to hold its record. Any other control batch is returned untouched. Committed
+transactional batches are compacted like any other.
 """
 
 from __future__ import annotations
@@ -78,22 +81,43 @@ def clean_batch(
     now_ms: int,
     delete_retention_ms: int,
     keep_empty: bool,
+    discard: bool = False,
 ) -> Batch | None:
     """What the cleaned segment gets for this batch (see the module docstring): ``batch``
-    itself, a rebuilt or empty batch, or None to drop it."""
+    itself, a rebuilt or empty batch, or None to drop it. ``discard``: a data batch of an
+    aborted transaction, or a marker whose transaction has no data left."""
     if h.is_control:
-        return batch  # TODO(transactions): obsolete markers go too, after delete.retention.ms
+        return _clean_control(batch, h, now_ms, delete_retention_ms, keep_empty, discard)
+    if discard:
+        return empty_batch(h) if keep_empty else None
     horizon = delete_horizon(h)
     records = decode_records(batch)
     kept = [r for r in records if retains(r, offsets, horizon, now_ms)]
+    if not kept:
+        if not keep_empty:
+            return None
+        return batch if not records else empty_batch(h)
     needs_horizon = horizon is None and any(r.value is None for r in kept)
     if len(kept) == len(records) and not needs_horizon:
         return batch
-    if not kept:
-        return empty_batch(h) if keep_empty else None
     if needs_horizon:
         horizon = now_ms + delete_retention_ms
     return rebuild_batch(batch, h, kept, horizon)
+
+
+def _clean_control(
+    batch: Batch, h: BatchHeader, now_ms: int, delete_retention_ms: int, keep_empty: bool, discard: bool
+) -> Batch | None:
+    if h.records_count == 0:  # emptied before: nothing to keep but its offsets
+        return batch if keep_empty else None
+    if not discard:
+        return batch
+    horizon = delete_horizon(h)
+    if horizon is None:
+        return rebuild_batch(batch, h, decode_records(batch), now_ms + delete_retention_ms)
+    if now_ms < horizon or keep_empty:  # a marker is never emptied: readers parse its record
+        return batch
+    return None
 
 
 def rebuild_batch(batch: Batch, h: BatchHeader, kept: list[Record], horizon: int | None) -> bytes:
@@ -113,6 +137,7 @@ def rebuild_batch(batch: Batch, h: BatchHeader, kept: list[Record], horizon: int
         producer_epoch=h.producer_epoch,
         base_sequence=h.base_sequence,
         transactional=h.is_transactional,
+        control=h.is_control,
         partition_leader_epoch=h.partition_leader_epoch,
         log_append_time=h.log_append_time,
         base_timestamp=base_ts,
