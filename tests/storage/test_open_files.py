@@ -3,6 +3,7 @@ working (and stay correct) while their files come and go."""
 
 from __future__ import annotations
 
+import errno
 import os
 import resource
 from pathlib import Path
@@ -127,3 +128,23 @@ def test_flush_reaches_files_the_cache_closed(new_log, fs):
     plog.flush()
     assert f"{0:020d}.log" in synced
     assert len([n for n in synced if n.endswith(".log")]) == len(plog.segments)
+
+
+def test_running_out_of_descriptors_gives_back_half_the_cache(tmp_path, fs, monkeypatch):
+    files = OpenFiles(fs, 16)
+    hs = handles(fs, tmp_path, 9)
+    for h in hs:
+        h.use(files)
+    for h in hs[:8]:
+        h.descriptor()
+    real_open = fs.open
+    refusals = [errno.EMFILE]
+
+    def refuse_once(path: str, *, create: bool = False, read_only: bool = False) -> int:
+        if refusals:
+            raise OSError(refusals.pop(), os.strerror(errno.EMFILE), path)
+        return real_open(path, create=create, read_only=read_only)
+
+    monkeypatch.setattr(fs, "open", refuse_once)
+    assert fs.pread(hs[8].descriptor(), 10, 0) == bytes([8]) * 10
+    assert len(files) == 5 and not hs[0].is_open and hs[7].is_open

@@ -19,11 +19,12 @@ Rules that make closing a file at any moment safe:
   them (on Linux; since 4.16 a writeback error is also reported to a descriptor opened after
   it, as long as nobody saw it before).
 * A walk over a segment's batches reads through one descriptor across many steps; the
-  segment ``pin``\\s the file for the walk, and pinned files are never closed (the cache may
-  then exceed its capacity by the number of pinned files).
-* One operation on a segment touches at most its own three files, after which the cache
-  holds them as its most recently used entries, so a capacity of at least ``MIN_CAPACITY``
-  cannot close a file in the middle of the operation that opened it.
+  segment pins the file for the walk, and pinned files are never closed (the cache may then
+  exceed its capacity by the number of pinned files).
+* One operation touches at most a few files (a segment's three; a roll also the old active
+  segment's time index), which the cache then holds as its most recently used entries, so a
+  capacity of at least ``MIN_CAPACITY`` cannot close a file in the middle of the operation
+  that opened it. Indexes refuse to be used unloaded rather than act on no entries.
 * A file is reopened without ``O_CREAT`` unless its owner asks (a segment's ``.log`` is
   created once, by ``LogSegment.create``): a file removed behind the broker's back is an
   error (``FileNotFoundError``, which the log reports as KAFKA_STORAGE_ERROR), not a new
@@ -31,7 +32,8 @@ Rules that make closing a file at any moment safe:
 
 Capacity: ``default_capacity`` takes half the process's soft ``RLIMIT_NOFILE`` (the other half
 stays for client connections, the cleaner's own descriptors, checkpoints and sockets to other
-brokers), at least ``MIN_CAPACITY`` and at most ``MAX_CAPACITY``.
+brokers), at least ``MIN_CAPACITY`` and at most ``MAX_CAPACITY``. Should the process run out
+of descriptors anyway (EMFILE), the cache closes the older half of its files and retries.
 
 Owned by the event loop, like the logs; not safe to share between threads. Segments that the
 cleaner writes on its worker threads own their descriptors (a ``FileHandle`` without a cache).
@@ -39,6 +41,7 @@ cleaner writes on its worker threads own their descriptors (a ``FileHandle`` wit
 
 from __future__ import annotations
 
+import errno
 import resource
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -153,7 +156,15 @@ class OpenFiles:
         if fd is not None:
             self._open.move_to_end(handle)
             return fd
-        fd = self.fs.open(handle.path, create=create)
+        try:
+            fd = self.fs.open(handle.path, create=create)
+        except OSError as e:
+            # The process ran out of descriptors (client connections take them too): give
+            # back half of the cache's and try once more.
+            if e.errno not in (errno.EMFILE, errno.ENFILE) or len(self._open) < 2:
+                raise
+            self._close_oldest(len(self._open) // 2)
+            fd = self.fs.open(handle.path, create=create)
         self.opened += 1
         self._open[handle] = fd
         self._make_room()
@@ -190,9 +201,11 @@ class OpenFiles:
 
     def _make_room(self) -> None:
         excess = len(self._open) - self.capacity
-        if excess <= 0:
-            return
-        victims = list(islice((h for h in self._open if h not in self._pins), excess))
+        if excess > 0:
+            self._close_oldest(excess)
+
+    def _close_oldest(self, count: int) -> None:
+        victims = list(islice((h for h in self._open if h not in self._pins), count))
         for handle in victims:
             self._evict(handle, self._open.pop(handle))
             self.evicted += 1
