@@ -1,7 +1,9 @@
 """The server side of one Kafka connection, sans-IO.
 
-Bytes go in with ``receive_data``; ``next_request`` returns decoded ``Request`` events in arrival
-order; ``respond`` turns a response body into the bytes to write. Requests are answered in the
+Bytes go in with ``receive_data``, or are received straight into the codec's buffers with
+``get_buffer`` / ``buffer_updated`` (``asyncio.BufferedProtocol``); ``next_request`` returns
+decoded ``Request`` events in arrival order; ``respond_chunks`` turns a response body into the
+chunks to write (``respond``: the same joined into one frame). Requests are answered in the
 order they arrived: the codec remembers the correlation ids it handed out and refuses a
 response out of turn, so the shell above cannot reorder a pipeline by mistake.
 
@@ -61,9 +63,20 @@ class ServerCodec:
         except FrameError as e:
             raise RemoteProtocolError(str(e)) from None
 
-    def next_request(self) -> Request | None:
+    def get_buffer(self) -> memoryview:
+        return self._frames.get_buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
         try:
-            payload = self._frames.next_frame()
+            self._frames.buffer_updated(nbytes)
+        except FrameError as e:
+            raise RemoteProtocolError(str(e)) from None
+
+    def next_request(self) -> Request | None:
+        """The next request, decoded from a frame buffer of its own: the ``RECORDS`` fields
+        of its body are writable views of that buffer, owned by the request."""
+        try:
+            payload = self._frames.next_frame_buffer()
         except FrameError as e:
             raise RemoteProtocolError(str(e)) from None
         if payload is None:
@@ -72,7 +85,8 @@ class ServerCodec:
         self._pending.append(req.header.correlation_id)
         return req
 
-    def _decode(self, payload: bytes) -> Request:
+    def _decode(self, frame: bytearray) -> Request:
+        payload = memoryview(frame)
         try:
             api_key, version, _ = peek_prefix(payload)
         except DecodeError as e:
@@ -101,6 +115,14 @@ class ServerCodec:
 
     def respond(self, request: Request, body: Any, version: int | None = None) -> bytearray:
         """Encode the response to ``request`` (the oldest unanswered one) as a whole frame."""
+        return bytearray().join(self.respond_chunks(request, body, version))
+
+    def respond_chunks(
+        self, request: Request, body: Any, version: int | None = None
+    ) -> list[bytes | bytearray | memoryview]:
+        """The response to ``request`` (the oldest unanswered one) as a whole frame in
+        chunks: large ``RECORDS`` values (fetched batches) are chunks of their own, not copied
+        into a growing response buffer."""
         cid = request.header.correlation_id
         if not self._pending or self._pending[0] != cid:
             raise AssertionError(f"response to correlation id {cid} out of order")
@@ -108,11 +130,13 @@ class ServerCodec:
         v = request.version if version is None else version
         api = request.api
         w = Writer()
-        w.buf += b"\x00\x00\x00\x00"  # the size prefix, filled in below: one buffer, no copy
-        w.buf += encode_response_header(cid, api.response_header_version(v))
+        head = w.buf
+        head += b"\x00\x00\x00\x00"  # the size prefix, filled in below
+        head += encode_response_header(cid, api.response_header_version(v))
         schema.encoder(api.response, v, api.flexible(v))(w, body)
-        _SIZE.pack_into(w.buf, 0, len(w.buf) - 4)
-        return w.buf
+        chunks = w.chunks()
+        _SIZE.pack_into(head, 0, w.size() - 4)
+        return chunks
 
     def skip(self, request: Request) -> None:
         """Forget a request that gets no response (Produce with acks=0)."""
@@ -129,7 +153,7 @@ class ServerCodec:
         return self._frames.buffered
 
 
-def _lenient_header(payload: bytes) -> RequestHeader:
+def _lenient_header(payload: memoryview) -> RequestHeader:
     api_key, version, cid = peek_prefix(payload)
     client_id: str | None = None
     try:

@@ -1,16 +1,37 @@
 """Length-prefixed framing, sans-IO.
 
 Every Kafka request and response is an INT32 size followed by that many bytes. ``FrameReader``
-accumulates received bytes and hands out whole frames. The size is checked against the limit
-(``socket.request.max.bytes``) as soon as the 4-byte prefix is known, before any buffer for the
-frame is grown, so a hostile length prefix costs nothing.
+collects received bytes and hands out whole frames, each in a ``bytearray`` of its own, so
+a decoder may return (writable) views of a frame and a handler may rewrite a frame in place
+(Produce assigns offsets inside the request's own buffer) without any other frame noticing.
+
+Bytes come in one of two ways. ``feed(data)`` copies bytes received elsewhere. The
+``get_buffer()`` / ``buffer_updated(n)`` pair matches ``asyncio.BufferedProtocol``: the
+transport receives straight into the buffer the reader hands out, and:
+
+* small frames (and the size prefixes) land in one shared receive buffer of
+  ``RECEIVE_BUFFER`` bytes, from which each whole frame is copied once into its own
+  ``bytearray``;
+* once the prefix of a frame larger than ``RECEIVE_BUFFER // 2`` is known, a ``bytearray``
+  for that frame alone is allocated, what already arrived is moved into it, and the rest of
+  the frame is received directly into it: the body of a large Produce request is never
+  copied by the framing at all.
+
+The size is checked against the limit (``socket.request.max.bytes``) as soon as the 4-byte
+prefix is known, before any buffer for the frame exists. A frame's own buffer starts at no
+more than ``FIRST_ALLOCATION`` bytes and doubles as its bytes arrive, so a hostile length
+prefix costs at most that much memory until the bytes themselves are sent.
 """
 
 from __future__ import annotations
 
 import struct
+from collections import deque
 
 _SIZE = struct.Struct(">i")
+
+RECEIVE_BUFFER = 64 * 1024
+FIRST_ALLOCATION = 1024 * 1024
 
 
 class FrameError(ValueError):
@@ -25,53 +46,152 @@ class FrameTooLarge(FrameError):
 
 
 class FrameReader:
-    """Feed bytes with ``feed()``; take frames with ``next_frame()`` until it returns None."""
+    """Bytes in (``feed``, or ``get_buffer`` + ``buffer_updated``); whole frames out with
+    ``next_frame_buffer()`` (or ``next_frame()``, as ``bytes``) until it returns None.
 
-    __slots__ = ("_buf", "_limit", "_pos")
+    State: ``_buf[_start:_end]`` holds received bytes not yet framed (at most one partial
+    small frame, or a prefix). While a large frame is being received, ``_body`` is its buffer
+    (possibly still shorter than ``_body_size``) and ``_filled`` the bytes in it so far; the
+    shared buffer is then empty. ``_frames`` holds whole frames not yet taken.
+    """
+
+    __slots__ = (
+        "_body",
+        "_body_size",
+        "_buf",
+        "_end",
+        "_error",
+        "_filled",
+        "_frames",
+        "_limit",
+        "_queued",
+        "_start",
+    )
 
     def __init__(self, max_size: int) -> None:
-        self._buf = bytearray()
-        self._pos = 0
         self._limit = max_size
+        self._buf = bytearray()  # allocated at the first get_buffer: idle connections cost nothing
+        self._start = 0
+        self._end = 0
+        self._body: bytearray | None = None
+        self._body_size = 0
+        self._filled = 0
+        self._frames: deque[bytearray] = deque()
+        self._queued = 0  # bytes in _frames
+        self._error: FrameError | None = None  # a bad prefix behind frames not yet taken
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def get_buffer(self) -> memoryview:
+        """Where the next received bytes go (``BufferedProtocol.get_buffer``); never empty.
+        Report how many were written with ``buffer_updated`` before asking again."""
+        body = self._body
+        if body is not None:
+            if self._filled == len(body):  # grow a large frame's buffer as its bytes arrive
+                grown = bytearray(min(self._body_size, 2 * len(body)))
+                grown[: self._filled] = body
+                self._body = body = grown
+            return memoryview(body)[self._filled :]
+        if self._start == self._end or self._error is not None:
+            self._start = self._end = 0  # (bytes behind a bad prefix are never framed)
+        elif len(self._buf) - self._end < 4096 or self._pending_size() > len(self._buf) - self._start:
+            # Too little room after the partial frame (or not room for all of it): move it to
+            # the front. It is smaller than half the buffer, so this copies little.
+            n = self._end - self._start
+            self._buf[:n] = self._buf[self._start : self._end]
+            self._start, self._end = 0, n
+        if not self._buf:
+            self._buf = bytearray(RECEIVE_BUFFER)
+        return memoryview(self._buf)[self._end :]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """``nbytes`` were written into the last buffer from ``get_buffer``. Raises
+        ``FrameError`` for an impossible or oversized size prefix, at once when it is the
+        next frame's, otherwise from ``next_frame`` once the frames before it are taken."""
+        if self._body is not None:
+            self._filled += nbytes
+            if self._filled == self._body_size:
+                self._queue(self._body)
+                self._body = None
+            return
+        self._end += nbytes
+        self._split()
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
-        if self._pos and self._pos == len(self._buf):
-            self._buf.clear()
-            self._pos = 0
-        self._buf += data
-        # Check the next size prefix at once so an oversized frame is refused before we wait
-        # (and buffer) for its body.
-        self._check_size()
+        """Copy received bytes in (for callers that do not own the receive buffer)."""
+        view = memoryview(data)
+        while view:
+            target = self.get_buffer()
+            n = min(len(target), len(view))
+            target[:n] = view[:n]
+            del target
+            self.buffer_updated(n)
+            view = view[n:]
 
-    def _check_size(self) -> int | None:
-        if len(self._buf) - self._pos < 4:
-            return None
-        size = int(_SIZE.unpack_from(self._buf, self._pos)[0])
+    def _pending_size(self) -> int:
+        """Bytes (prefix included) of the partial frame in the shared buffer, 0 if unknown."""
+        if self._end - self._start < 4:
+            return 0
+        return 4 + int(_SIZE.unpack_from(self._buf, self._start)[0])
+
+    def _split(self) -> None:
+        """Queue every whole frame in the shared buffer; start a frame buffer of its own for
+        a large partial frame."""
+        buf, start, end = self._buf, self._start, self._end
+        while end - start >= 4 and self._error is None:
+            try:
+                size = self._check(int(_SIZE.unpack_from(buf, start)[0]))
+            except FrameError as e:
+                if not self._frames:
+                    raise
+                self._error = e
+                break
+            have = end - start - 4
+            if have >= size:
+                self._queue(buf[start + 4 : start + 4 + size])
+                start += 4 + size
+                continue
+            if size > RECEIVE_BUFFER // 2:
+                body = bytearray(min(size, max(FIRST_ALLOCATION, have)))
+                body[:have] = buf[start + 4 : end]
+                self._body, self._body_size, self._filled = body, size, have
+                start = end
+            break
+        self._start, self._end = start, end
+
+    def _check(self, size: int) -> int:
         if size < 0:
             raise FrameError(f"negative frame size {size}")
         if size > self._limit:
             raise FrameTooLarge(size, self._limit)
         return size
 
+    def _queue(self, frame: bytearray) -> None:
+        self._frames.append(frame)
+        self._queued += len(frame)
+
+    # -- output --------------------------------------------------------------------------------
+
     def next_frame(self) -> bytes | None:
-        """The next whole frame's payload (without the size prefix), or None."""
-        size = self._check_size()
-        if size is None:
+        """The next whole frame's payload (without the size prefix) as ``bytes``, or None."""
+        frame = self.next_frame_buffer()
+        return None if frame is None else bytes(frame)
+
+    def next_frame_buffer(self) -> bytearray | None:
+        """The next whole frame's payload in its own buffer, without a copy, or None. The
+        caller owns the buffer."""
+        if not self._frames:
+            if self._error is not None:
+                raise self._error
             return None
-        start = self._pos + 4
-        end = start + size
-        if end > len(self._buf):
-            return None
-        frame = bytes(self._buf[start:end])
-        self._pos = end
-        if self._pos > 65536 and self._pos * 2 > len(self._buf):
-            del self._buf[: self._pos]
-            self._pos = 0
+        frame = self._frames.popleft()
+        self._queued -= len(frame)
         return frame
 
     @property
     def buffered(self) -> int:
-        return len(self._buf) - self._pos
+        """Bytes received and not yet taken as frames."""
+        return self._queued + self._end - self._start + (self._filled if self._body is not None else 0)
 
 
 def frame(payload: bytes | bytearray) -> bytes:

@@ -2,7 +2,8 @@
 
 ``Reader`` walks a ``memoryview`` with a cursor; every ``read_*`` raises ``DecodeError`` when the
 buffer ends early or a length is impossible, so a malformed request never reads past its frame.
-``Writer`` appends to one ``bytearray``.
+``Writer`` appends to a ``bytearray``; a large ``RECORDS`` value becomes a chunk of its own
+instead (``chunks()``), so fetched batches go to the socket without being copied.
 
 Byte layouts (all integers big-endian, as in the protocol guide):
 
@@ -185,16 +186,43 @@ class Reader:
         return n
 
 
-class Writer:
-    """Appends encoded primitives to a ``bytearray``."""
+OWN_CHUNK_BYTES = 2048  # RECORDS values at least this long are not copied into the output
 
-    __slots__ = ("buf",)
+
+class Writer:
+    """Appends encoded primitives to ``buf``.
+
+    ``write_records`` / ``write_compact_records`` keep a large value as a chunk of its own:
+    what was written so far is set aside, the value follows it by reference, and ``buf``
+    starts afresh. ``chunks()`` is the whole output in order (the value must not change until
+    it is written), ``getvalue()`` the same as one ``bytes``.
+    Code that appends to ``buf`` must fetch the attribute for every write, never keep it.
+    """
+
+    __slots__ = ("_done", "buf")
 
     def __init__(self) -> None:
         self.buf = bytearray()
+        self._done: list[bytes | bytearray | memoryview] = []
+
+    def chunks(self) -> list[bytes | bytearray | memoryview]:
+        return [*self._done, self.buf] if self.buf or not self._done else list(self._done)
+
+    def size(self) -> int:
+        return sum(map(len, self._done)) + len(self.buf)
 
     def getvalue(self) -> bytes:
-        return bytes(self.buf)
+        if not self._done:
+            return bytes(self.buf)
+        return b"".join(self.chunks())
+
+    def _write_chunk(self, v: bytes | bytearray | memoryview) -> None:
+        if len(v) < OWN_CHUNK_BYTES:
+            self.buf += v
+        else:
+            self._done.append(self.buf)
+            self._done.append(v)
+            self.buf = bytearray()
 
     def write_bool(self, v: bool) -> None:
         self.buf.append(1 if v else 0)
@@ -275,6 +303,21 @@ class Writer:
             self.buf.append(0)
         else:
             self.write_compact_bytes(v)
+
+    def write_records(self, v: bytes | bytearray | memoryview | None) -> None:
+        """RECORDS (non-flexible): nullable INT32-length bytes, large values by reference."""
+        if v is None:
+            self.buf += b"\xff\xff\xff\xff"
+        else:
+            self.buf += _I32.pack(len(v))
+            self._write_chunk(v)
+
+    def write_compact_records(self, v: bytes | bytearray | memoryview | None) -> None:
+        if v is None:
+            self.buf.append(0)
+        else:
+            self.buf += encode_uvarint(len(v) + 1)
+            self._write_chunk(v)
 
 
 def encode_uvarint(v: int) -> bytes:

@@ -180,10 +180,7 @@ def _prim_encoder(p: Prim, flexible: bool, nullable: bool) -> Encoder:
         return getattr(Writer, "write_" + p.fixed)
     pair = p.compact if flexible else p.classic
     assert pair is not None
-    name = pair[1 if nullable else 0]
-    if p is RECORDS:
-        name = "compact_nullable_bytes" if flexible else "nullable_bytes"
-    return getattr(Writer, "write_" + name)
+    return getattr(Writer, "write_" + pair[1 if nullable else 0])
 
 
 def _type_decoder(t: FieldType, version: int, flexible: bool, nullable: bool) -> Decoder:
@@ -328,9 +325,10 @@ def _compile_encoder(cls: type, version: int, flexible: bool) -> Encoder:
             for tag, name, enc, _ in present:
                 sub = Writer()
                 enc(sub, getattr(obj, name))
+                value = sub.getvalue()
                 w.write_uvarint(tag)
-                w.write_uvarint(len(sub.buf))
-                w.buf += sub.buf
+                w.write_uvarint(len(value))
+                w.buf += value
 
     return encode
 
@@ -338,7 +336,7 @@ def _compile_encoder(cls: type, version: int, flexible: bool) -> Encoder:
 def encode(obj: Any, version: int, flexible: bool) -> bytes:
     w = Writer()
     encoder(type(obj), version, flexible)(w, obj)
-    return bytes(w.buf)
+    return w.getvalue()
 
 
 def decode(cls: type, data: bytes | bytearray | memoryview, version: int, flexible: bool) -> Any:

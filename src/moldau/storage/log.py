@@ -88,7 +88,7 @@ HIGH_WATERMARK = -1  # DeleteRecords: "delete up to the high watermark"
 
 @dataclass(frozen=True, slots=True)
 class FetchData:
-    data: bytes  # whole batches; empty when there is nothing to return
+    data: bytes | memoryview  # whole batches; empty when there is nothing to return
     high_watermark: int
     log_start_offset: int
     log_end_offset: int
@@ -111,7 +111,7 @@ def parse_partition_dir_name(name: str) -> tuple[str, int] | None:
     return topic, int(number)
 
 
-def next_offset_after(data: bytes) -> int:
+def next_offset_after(data: bytes | memoryview) -> int:
     """The offset after the last of the whole batches in ``data`` (not empty). Only the length
     fields are read on the way, then the last header's offsets."""
     position = last = 0
@@ -250,7 +250,7 @@ class PartitionLog:
 
     def append(
         self,
-        data: bytearray,
+        data: bytearray | memoryview,
         headers: list[tuple[int, BatchHeader]],
         *,
         leader_epoch: int,
@@ -434,7 +434,7 @@ class PartitionLog:
                 f"offset {offset} is out of range for {self.name}: log start {start}, log end {end}",
             )
         limit = end if max_offset is None else min(max_offset, end)
-        data = b""
+        data: bytes | memoryview = b""
         if offset < limit:
             with self._storage_errors("reading"):
                 data = read_batches(

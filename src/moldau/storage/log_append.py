@@ -53,7 +53,9 @@ class AppendInfo:
         )
 
 
-def check_batches(data: bytearray, headers: list[tuple[int, BatchHeader]], config: LogConfig) -> None:
+def check_batches(
+    data: bytearray | memoryview, headers: list[tuple[int, BatchHeader]], config: LogConfig
+) -> None:
     """The checks that depend on the log rather than on the batches themselves (those are
     ``validate_produce``'s): the batches lie back to back and fill ``data`` exactly
     (CORRUPT_MESSAGE), and together fit in one segment (RECORD_LIST_TOO_LARGE)."""
@@ -72,7 +74,7 @@ def check_batches(data: bytearray, headers: list[tuple[int, BatchHeader]], confi
 
 
 def assign_offsets(
-    data: bytearray,
+    data: bytearray | memoryview,
     headers: list[tuple[int, BatchHeader]],
     *,
     first_offset: int,

@@ -14,12 +14,12 @@ from moldau.storage.segments import LogSegments
 
 def read_batches(
     segments: LogSegments, offset: int, max_bytes: int, *, limit: int, log_end: int, min_one: bool
-) -> bytes:
+) -> bytes | memoryview:
     """Whole batches from the one holding ``offset`` up to (not including) the batch holding
     ``limit``, at most ``max_bytes`` of them unless the first alone is larger and ``min_one``.
     Continues into the following segments while room is left, so one fetch is not cut short
     by a segment boundary."""
-    chunks: list[bytes] = []
+    chunks: list[bytes | memoryview] = []
     remaining, first = max_bytes, min_one
     for segment in segments.from_offset(offset):
         if segment.base_offset >= limit or (remaining <= 0 and not first):

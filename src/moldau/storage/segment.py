@@ -57,7 +57,7 @@ def segment_file_name(base_offset: int, suffix: str) -> str:
 
 class SegmentRead(NamedTuple):
     position: int
-    data: bytes
+    data: bytes | memoryview  # a view when the read was cut to whole batches: no copy
 
 
 class RecoveryResult(NamedTuple):
@@ -109,7 +109,7 @@ class LogSegment:
         self.offset_limit: int | None = None
         self._dirty = False
         self.broken = False  # the file holds bytes past ``size`` that a failed undo left
-        self._refusing = False  # the last append failed (logged once, until one succeeds)
+        self._failing = False  # the last append failed (logged once, until one succeeds)
 
     @property
     def log_path(self) -> str:
@@ -239,14 +239,14 @@ class LogSegment:
                 since += h.size
         except BaseException as e:
             self._roll_back(start, index_len, time_len)
-            if isinstance(e, OSError) and not self._refusing:
-                self._refusing = True
+            if isinstance(e, OSError) and not self._failing:
+                self._failing = True
                 log.error(
-                    "Appending to %s failed; appends are refused until one succeeds: %s", self.log_path, e
+                    "Appending to %s failed (said once, until an append succeeds again): %s", self.log_path, e
                 )
             raise
-        if self._refusing:
-            self._refusing = False
+        if self._failing:
+            self._failing = False
             log.info("Appending to %s works again", self.log_path)
         self.size = start + len(data)
         self.bytes_since_last_index_entry = since
@@ -393,7 +393,7 @@ class LogSegment:
             return SegmentRead(position, data)
         buf = self.fs.pread(self._log(), min(max_bytes, limit), position)
         end = whole_batches_length(buf)
-        return SegmentRead(position, buf if end == len(buf) else buf[:end])
+        return SegmentRead(position, buf if end == len(buf) else memoryview(buf)[:end])
 
     def find_offset_by_timestamp(self, timestamp: int, start_offset: int) -> tuple[int, int] | None:
         """``(offset, timestamp)`` of the first record at or after ``start_offset`` whose

@@ -68,7 +68,7 @@ def _append(
             raise KafkaError(ErrorCode.CORRUPT_MESSAGE, "produce request without records")
         config = plog.config
         headers = validate_produce(
-            memoryview(data.records),
+            data.records,
             max_message_bytes=config.max_message_bytes,
             timestamp_type=config.message_timestamp_type,
             timestamp_before_max_ms=config.message_timestamp_before_max_ms,
@@ -77,7 +77,10 @@ def _append(
         )
         if headers[0][1].is_transactional:
             _verify_transaction(ctx, txn_id, topic, partition, headers[0][1])
-        buf = bytearray(data.records)
+        records = data.records
+        # Offsets are assigned in place: in the request's own frame buffer when the codec
+        # decoded a writable view of it, otherwise in a copy.
+        buf = records if isinstance(records, memoryview) and not records.readonly else bytearray(records)
         info = plog.append(
             buf,
             headers,
