@@ -229,7 +229,16 @@ def write_docs(results: dict[str, Any], docs: Path) -> None:
         tansu=b["tansu"]["version"],
         data=m.get("moldau_data", "disk"),
     )
-    (docs / "performance.md").write_text(text)
+    # The optimisation log is written by hand, not by the benchmark: carry it over.
+    path = docs / "performance.md"
+    old = path.read_text() if path.exists() else ""
+    kept = old.find(OPTIMISATIONS_HEADING)
+    if kept >= 0:
+        text = text.rstrip("\n") + "\n\n" + old[kept:]
+    path.write_text(text)
+
+
+OPTIMISATIONS_HEADING = "## Hot-path optimisations"
 
 
 TEMPLATE = """\
