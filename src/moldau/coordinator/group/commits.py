@@ -28,6 +28,7 @@ any transaction's pending offset for them.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from moldau.coordinator.group.context import Context
 from moldau.coordinator.group.group import ClassicGroup, Waiter
@@ -98,26 +99,12 @@ def commit_offsets(ctx: Context, fx: Effects, req: OffsetCommitRequest, version:
 
     now = ctx.now()
     expire = None if req.retention_time_ms == -1 else now + req.retention_time_ms
-    limit = ctx.config.offset_metadata_max_bytes
-    partition = ctx.partition_for(req.group_id)
     topics: list[OffsetCommitResponseTopic] = []
     for topic in req.topics:
         answers: list[OffsetCommitResponsePartition] = []
         for p in topic.partitions:
-            metadata = p.committed_metadata
-            if metadata is not None and string_length(metadata) > limit:
-                code = ErrorCode.OFFSET_METADATA_TOO_LARGE
-            else:
-                code = ErrorCode.NONE
-                committed = CommittedOffset(
-                    offset=p.committed_offset,
-                    leader_epoch=p.committed_leader_epoch,
-                    metadata=metadata or "",
-                    commit_timestamp=now if p.commit_timestamp == -1 else p.commit_timestamp,
-                    expire_timestamp=expire,
-                )
-                key = encode_offset_commit_key(req.group_id, topic.name, p.partition_index)
-                fx.write(CoordinatorRecord(partition, key, encode_offset_commit_value(committed.to_record())))
+            stamp = now if p.commit_timestamp == -1 else p.commit_timestamp
+            code = write_offset(ctx, fx, req.group_id, topic.name, p, commit_timestamp=stamp, expire=expire)
             answers.append(
                 OffsetCommitResponsePartition(partition_index=p.partition_index, error_code=int(code))
             )
@@ -127,6 +114,43 @@ def commit_offsets(ctx: Context, fx: Effects, req: OffsetCommitRequest, version:
         OffsetCommitResponse(topics=topics),
         commit_response(req, ErrorCode.COORDINATOR_NOT_AVAILABLE),
     )
+
+
+def write_offset(
+    ctx: Context,
+    fx: Effects,
+    group_id: str,
+    topic: str,
+    p: Any,
+    *,
+    commit_timestamp: int,
+    expire: int | None = None,
+    producer_id: int = -1,
+    producer_epoch: int = -1,
+) -> ErrorCode:
+    """Write the offset record of one partition of an OffsetCommit or TxnOffsetCommit
+    (``producer_id`` >= 0: a transactional record); OFFSET_METADATA_TOO_LARGE instead when
+    its metadata is longer than ``offset.metadata.max.bytes``."""
+    metadata = p.committed_metadata
+    if metadata is not None and string_length(metadata) > ctx.config.offset_metadata_max_bytes:
+        return ErrorCode.OFFSET_METADATA_TOO_LARGE
+    committed = CommittedOffset(
+        offset=p.committed_offset,
+        leader_epoch=p.committed_leader_epoch,
+        metadata=metadata or "",
+        commit_timestamp=commit_timestamp,
+        expire_timestamp=expire,
+    )
+    fx.write(
+        CoordinatorRecord(
+            ctx.partition_for(group_id),
+            encode_offset_commit_key(group_id, topic, p.partition_index),
+            encode_offset_commit_value(committed.to_record()),
+            producer_id=producer_id,
+            producer_epoch=producer_epoch,
+        )
+    )
+    return ErrorCode.NONE
 
 
 # -- OffsetFetch ------------------------------------------------------------------------------

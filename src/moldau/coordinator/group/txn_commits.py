@@ -26,13 +26,11 @@ records, answered once the records are durable (COORDINATOR_NOT_AVAILABLE if the
 
 from __future__ import annotations
 
+from moldau.coordinator.group.commits import write_offset
 from moldau.coordinator.group.context import Context
 from moldau.coordinator.group.group import ClassicGroup, Waiter
-from moldau.coordinator.group.jvm import string_length
-from moldau.coordinator.group.offsets import CommittedOffset
-from moldau.coordinator.group.records import encode_offset_commit_key, encode_offset_commit_value
 from moldau.coordinator.group.responses import txn_commit_response
-from moldau.coordinator.group.results import CoordinatorRecord, Effects
+from moldau.coordinator.group.results import Effects
 from moldau.coordinator.group.state import GroupState
 from moldau.protocol.errors import ErrorCode, KafkaError
 from moldau.protocol.messages.txn_offset_commit import (
@@ -71,32 +69,20 @@ def commit_txn_offsets(
         raise KafkaError(error)
 
     now = ctx.now()
-    limit = ctx.config.offset_metadata_max_bytes
-    partition = ctx.partition_for(req.group_id)
     topics: list[TxnOffsetCommitResponseTopic] = []
     for topic in req.topics:
         answers: list[TxnOffsetCommitResponsePartition] = []
         for p in topic.partitions:
-            metadata = p.committed_metadata
-            if metadata is not None and string_length(metadata) > limit:
-                code = ErrorCode.OFFSET_METADATA_TOO_LARGE
-            else:
-                code = ErrorCode.NONE
-                committed = CommittedOffset(
-                    offset=p.committed_offset,
-                    leader_epoch=p.committed_leader_epoch,
-                    metadata=metadata or "",
-                    commit_timestamp=now,
-                )
-                fx.write(
-                    CoordinatorRecord(
-                        partition,
-                        encode_offset_commit_key(req.group_id, topic.name, p.partition_index),
-                        encode_offset_commit_value(committed.to_record()),
-                        producer_id=req.producer_id,
-                        producer_epoch=req.producer_epoch,
-                    )
-                )
+            code = write_offset(
+                ctx,
+                fx,
+                req.group_id,
+                topic.name,
+                p,
+                commit_timestamp=now,
+                producer_id=req.producer_id,
+                producer_epoch=req.producer_epoch,
+            )
             answers.append(
                 TxnOffsetCommitResponsePartition(partition_index=p.partition_index, error_code=int(code))
             )
