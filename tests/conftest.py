@@ -30,6 +30,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests explore the same examples on every run, so CI results do not depend on luck;
+# widen a search locally with a larger max_examples or another seed (--hypothesis-seed).
+settings.register_profile("moldau", derandomize=True)
+settings.load_profile("moldau")
 
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 15.0
