@@ -285,24 +285,8 @@ class BrokerConfig:
         return int(self._values["num.partitions"])
 
     @property
-    def default_replication_factor(self) -> int:
-        return int(self._values["default.replication.factor"])
-
-    @property
     def auto_create_topics_enable(self) -> bool:
         return bool(self._values["auto.create.topics.enable"])
-
-    @property
-    def delete_topic_enable(self) -> bool:
-        return bool(self._values["delete.topic.enable"])
-
-    @property
-    def message_max_bytes(self) -> int:
-        return int(self._values["message.max.bytes"])
-
-    @property
-    def socket_request_max_bytes(self) -> int:
-        return int(self._values["socket.request.max.bytes"])
 
     # --- DescribeConfigs -----------------------------------------------------------------
 
