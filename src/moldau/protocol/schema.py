@@ -26,6 +26,7 @@ A field absent from a version decodes to its default and is silently dropped on 
 from __future__ import annotations
 
 import dataclasses
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -263,37 +264,72 @@ def encoder(cls: type, version: int, flexible: bool) -> Encoder:
     return enc
 
 
+_STRUCT_CODES = {"bool": "?", "int8": "b", "int16": "h", "int32": "i", "int64": "q"}
+_STRUCT_CODES.update({"uint16": "H", "uint32": "I", "float64": "d"})
+
+
 def _compile_decoder(cls: type, version: int, flexible: bool) -> Decoder:
-    plain: list[tuple[str, Decoder]] = []
+    """Generate the decoder's source: consecutive fixed-width fields are read with one
+    ``struct`` call, other fields through their compiled decoders, and the object is built
+    with one keyword call. The generated function is plain Python, kept readable in
+    ``decode.__doc__`` for debugging."""
+    plain: list[tuple[str, FieldSpec]] = []
     tagged: dict[int, tuple[str, Decoder]] = {}
     for name, spec in fields_of(cls):
         if not spec.present(version):
             continue
-        dec = _type_decoder(spec.type, version, flexible, spec.is_nullable(version))
         if flexible and spec.is_tagged(version):
             assert spec.tag is not None
-            tagged[spec.tag] = (name, dec)
+            tagged[spec.tag] = (name, _type_decoder(spec.type, version, flexible, spec.is_nullable(version)))
         else:
-            plain.append((name, dec))
+            plain.append((name, spec))
 
-    def decode(r: Reader) -> Any:
-        kw = {name: dec(r) for name, dec in plain}
-        if flexible:
-            for _ in range(r.read_uvarint()):
-                tag = r.read_uvarint()
-                size = r.read_uvarint()
-                end = r.pos + size
-                if end > r.end:
-                    raise DecodeError(f"tagged field {tag} overruns its struct")
-                known = tagged.get(tag)
-                if known is not None:
-                    kw[known[0]] = known[1](Reader(r.buf, r.pos, end))
-                r.pos = end
-        try:
-            return cls(**kw)
-        except TypeError as e:  # pragma: no cover - declaration bug, not peer input
-            raise DecodeError(f"cannot build {cls.__name__}: {e}") from e
+    env: dict[str, Any] = {"cls": cls, "tagged": tagged, "Reader": Reader, "DecodeError": DecodeError}
+    lines = ["def decode(r):"]
+    run: list[tuple[str, str]] = []  # (variable, struct code) of the current fixed-width run
 
+    def flush_run() -> None:
+        if not run:
+            return
+        st = struct.Struct(">" + "".join(code for _, code in run))
+        env[f"S{len(env)}"] = st
+        lines.append(f"    p = r._take({st.size})")
+        lines.append(f"    {', '.join(v for v, _ in run)}, = S{len(env) - 1}.unpack_from(r.buf, p)")
+        run.clear()
+
+    args = []
+    for i, (name, spec) in enumerate(plain):
+        var = f"f{i}"
+        args.append(f"{name}={var}")
+        t = spec.type
+        if isinstance(t, Prim) and t.fixed is not None and t.fixed in _STRUCT_CODES:
+            run.append((var, _STRUCT_CODES[t.fixed]))
+            continue
+        flush_run()
+        env[f"D{i}"] = _type_decoder(t, version, flexible, spec.is_nullable(version))
+        lines.append(f"    {var} = D{i}(r)")
+    flush_run()
+    if flexible:
+        lines += [
+            "    extra = {}",
+            "    for _ in range(r.read_uvarint()):",
+            "        tag = r.read_uvarint()",
+            "        size = r.read_uvarint()",
+            "        end = r.pos + size",
+            "        if end > r.end:",
+            "            raise DecodeError(f'tagged field {tag} overruns its struct')",
+            "        known = tagged.get(tag)",
+            "        if known is not None:",
+            "            extra[known[0]] = known[1](Reader(r.buf, r.pos, end))",
+            "        r.pos = end",
+            f"    return cls({', '.join([*args, '**extra'])})",
+        ]
+    else:
+        lines.append(f"    return cls({', '.join(args)})")
+    source = "\n".join(lines)
+    exec(compile(source, f"<decoder {cls.__name__} v{version}>", "exec"), env)
+    decode: Decoder = env["decode"]
+    decode.__doc__ = source
     return decode
 
 
