@@ -334,14 +334,17 @@ def _compile_decoder(cls: type, version: int, flexible: bool) -> Decoder:
 
 
 def _compile_encoder(cls: type, version: int, flexible: bool) -> Encoder:
-    plain: list[tuple[str, Encoder]] = []
+    """Generate the encoder's source, as for decoders: consecutive fixed-width fields are
+    packed with one ``struct`` call, other fields written by their compiled encoders, then
+    (flexible versions) the tagged fields that differ from their defaults."""
+    plain: list[tuple[str, FieldSpec]] = []
     tagged: list[tuple[int, str, Encoder, Any]] = []
     for name, spec in fields_of(cls):
         if not spec.present(version):
             continue
-        enc = _type_encoder(spec.type, version, flexible, spec.is_nullable(version))
         if flexible and spec.is_tagged(version):
             assert spec.tag is not None
+            enc = _type_encoder(spec.type, version, flexible, spec.is_nullable(version))
             default = spec.default
             if default is None and isinstance(spec.type, Array):
                 default = []
@@ -349,23 +352,48 @@ def _compile_encoder(cls: type, version: int, flexible: bool) -> Encoder:
                 default = spec.type()  # a tagged struct is written only when it differs from this
             tagged.append((spec.tag, name, enc, default))
         else:
-            plain.append((name, enc))
+            plain.append((name, spec))
     tagged.sort(key=lambda t: t[0])
 
-    def encode(w: Writer, obj: Any) -> None:
-        for name, enc in plain:
-            enc(w, getattr(obj, name))
-        if flexible:
-            present = [t for t in tagged if getattr(obj, t[1]) != t[3]]
-            w.write_uvarint(len(present))
-            for tag, name, enc, _ in present:
-                sub = Writer()
-                enc(sub, getattr(obj, name))
-                value = sub.getvalue()
-                w.write_uvarint(tag)
-                w.write_uvarint(len(value))
-                w.buf += value
+    def write_tagged(w: Writer, obj: Any) -> None:
+        present = [t for t in tagged if getattr(obj, t[1]) != t[3]]
+        w.write_uvarint(len(present))
+        for tag, name, enc, _ in present:
+            sub = Writer()
+            enc(sub, getattr(obj, name))
+            value = sub.getvalue()
+            w.write_uvarint(tag)
+            w.write_uvarint(len(value))
+            w.buf += value
 
+    env: dict[str, Any] = {"write_tagged": write_tagged}
+    lines = ["def encode(w, obj):"]
+    run: list[tuple[str, str]] = []  # (attribute, struct code) of the current fixed-width run
+
+    def flush_run() -> None:
+        if not run:
+            return
+        env[f"S{len(env)}"] = struct.Struct(">" + "".join(code for _, code in run))
+        lines.append(f"    w.buf += S{len(env) - 1}.pack({', '.join(f'obj.{a}' for a, _ in run)})")
+        run.clear()
+
+    for i, (name, spec) in enumerate(plain):
+        t = spec.type
+        if isinstance(t, Prim) and t.fixed is not None and t.fixed in _STRUCT_CODES:
+            run.append((name, _STRUCT_CODES[t.fixed]))
+            continue
+        flush_run()
+        env[f"E{i}"] = _type_encoder(t, version, flexible, spec.is_nullable(version))
+        lines.append(f"    E{i}(w, obj.{name})")
+    flush_run()
+    if flexible:
+        lines.append("    write_tagged(w, obj)")
+    elif len(lines) == 1:
+        lines.append("    pass")
+    source = "\n".join(lines)
+    exec(compile(source, f"<encoder {cls.__name__} v{version}>", "exec"), env)
+    encode: Encoder = env["encode"]
+    encode.__doc__ = source
     return encode
 
 
