@@ -53,15 +53,22 @@ def test_epoch_without_session_is_invalid() -> None:
     assert e.value.code == ErrorCode.INVALID_FETCH_SESSION_EPOCH
 
 
-def test_cache_evicts_least_recently_used() -> None:
-    cache = FetchSessionCache(max_sessions=2)
+def test_full_cache_evicts_only_idle_sessions() -> None:
+    now = [0.0]
+    cache = FetchSessionCache(max_sessions=2, eviction_ms=1000, monotonic=lambda: now[0])
     a = cache.resolve(0, 0, [sp("a", 0)], []).session_id
     b = cache.resolve(0, 0, [sp("b", 0)], []).session_id
-    cache.resolve(a, 1, [], [])
-    cache.resolve(0, 0, [sp("c", 0)], [])
+    # Full of live sessions: a newcomer fetches without a session and evicts nobody.
+    assert cache.resolve(0, 0, [sp("c", 0)], []).session_id == 0
+    assert cache.resolve(a, 1, [], []).incremental and cache.resolve(b, 1, [], []).incremental
+    now[0] = 0.5
+    cache.resolve(a, 2, [], [])
+    now[0] = 1.2  # b idle for 1.2 s, a for 0.7 s: b, the least recently used, may go
+    c = cache.resolve(0, 0, [sp("c", 0)], []).session_id
+    assert c not in (0, a, b)
     with pytest.raises(KafkaError):
-        cache.resolve(b, 1, [], [])
-    assert cache.resolve(a, 2, [], []).incremental
+        cache.resolve(b, 2, [], [])
+    assert cache.resolve(a, 3, [], []).incremental
 
 
 def test_needs_report_tracks_last_sent_figures() -> None:

@@ -87,7 +87,10 @@ class Broker:
         self.log_dirs: list[str] = [os.path.abspath(d) for d in config.log_dirs]
         self.api_version_list = version_list(apis)
         self.purgatory = FetchPurgatory()
-        self.fetch_sessions = FetchSessionCache(config.get("max.incremental.fetch.session.cache.slots"))
+        self.fetch_sessions = FetchSessionCache(
+            config.get("max.incremental.fetch.session.cache.slots"),
+            config.get("min.incremental.fetch.session.eviction.ms"),
+        )
         self.logs: LogManager
         self.metadata: MetadataImage
         self._store: LocalMetadataStore

@@ -14,14 +14,22 @@ Request (session_id, epoch) table, as KIP-227 defines it:
     (id, n)   incremental fetch in session id; n must be the session's next epoch
 
 Unknown ids answer FETCH_SESSION_ID_NOT_FOUND, a wrong epoch INVALID_FETCH_SESSION_EPOCH.
+
+When the cache is full, a new session may take the place of the least recently used one only
+if that one has been idle for ``min.incremental.fetch.session.eviction.ms`` (Kafka's default
+120 s); otherwise the new client fetches without a session. So a crowd of short-lived clients
+never evicts the session of a consumer that is still fetching (which would cost that consumer
+a FETCH_SESSION_ID_NOT_FOUND, a back-off and a full fetch).
 """
 
 from __future__ import annotations
 
 import itertools
 import random
+import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from moldau.protocol.errors import ErrorCode, KafkaError
@@ -64,6 +72,7 @@ class FetchSession:
     session_id: int
     epoch: int  # the epoch the next request must carry
     partitions: OrderedDict[TopicPartition, SessionPartition]
+    last_used: float = 0.0  # monotonic seconds
 
 
 @dataclass(slots=True)
@@ -76,9 +85,16 @@ class FetchContext:
 
 
 class FetchSessionCache:
-    def __init__(self, max_sessions: int = 1000) -> None:
+    def __init__(
+        self,
+        max_sessions: int = 1000,
+        eviction_ms: int = 120_000,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._sessions: OrderedDict[int, FetchSession] = OrderedDict()
         self._max = max_sessions
+        self._eviction_s = eviction_ms / 1000.0
+        self._monotonic = monotonic
         self._ids = itertools.count(random.randint(1, 1 << 20))
 
     def __len__(self) -> int:
@@ -113,6 +129,7 @@ class FetchSessionCache:
                 f"fetch session {session_id} expected epoch {session.epoch}, got {epoch}",
             )
         session.epoch = _next_epoch(epoch)
+        session.last_used = self._monotonic()
         self._sessions.move_to_end(session_id)
         for key in forgotten:
             session.partitions.pop(key, None)
@@ -130,13 +147,17 @@ class FetchSessionCache:
     def _open(self, requested: list[SessionPartition]) -> FetchContext:
         if self._max <= 0:
             return FetchContext(0, False, requested)
-        while len(self._sessions) >= self._max:
+        now = self._monotonic()
+        if len(self._sessions) >= self._max:
+            oldest = next(iter(self._sessions.values()))
+            if now - oldest.last_used < self._eviction_s:
+                return FetchContext(0, False, requested)  # full of live sessions: no session
             self._sessions.popitem(last=False)
         sid = next(self._ids) & 0x7FFFFFFF or next(self._ids)
         parts: OrderedDict[TopicPartition, SessionPartition] = OrderedDict(
             ((p.topic, p.partition), p) for p in requested
         )
-        self._sessions[sid] = FetchSession(sid, 1, parts)
+        self._sessions[sid] = FetchSession(sid, 1, parts, now)
         return FetchContext(sid, False, requested)
 
     def forget_topic(self, topic: str) -> None:

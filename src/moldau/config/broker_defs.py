@@ -144,6 +144,9 @@ BROKER_CONFIGS: dict[str, ConfigDef] = index(
                   "Bytes a follower asks for per partition when it fetches from a leader.", _M),
         ConfigDef("max.incremental.fetch.session.cache.slots", T.INT, 1000, AtLeast(0),
                   "Most incremental fetch sessions the broker keeps; 0 turns them off.", _M),
+        ConfigDef("min.incremental.fetch.session.eviction.ms", T.INT, 120000, AtLeast(0),
+                  "How long a fetch session must be idle before a new one may take its place "
+                  "in a full cache.", _L),
         # --- topics ------------------------------------------------------------------------
         ConfigDef("num.partitions", T.INT, 1, AtLeast(1),
                   "Partitions of a topic created without a partition count.", _M),
