@@ -68,6 +68,7 @@ class _IndexFile:
     them refuse an unloaded index rather than act on an empty one."""
 
     entry_size = 0
+    _rel: array[int]  # each entry's offset relative to base_offset (both indexes have one)
 
     def __init__(self, fs: FileSystem, path: str, base_offset: int, max_index_bytes: int) -> None:
         self.fs = fs
@@ -99,6 +100,15 @@ class _IndexFile:
 
     def _clear(self) -> None:
         raise NotImplementedError
+
+    def truncate_entries(self, keep: int) -> None:
+        raise NotImplementedError
+
+    def truncate_to(self, offset: int) -> None:
+        """Drop every entry whose offset is >= ``offset``."""
+        self._require_loaded()
+        keep = bisect.bisect_left(self._rel, offset - self.base_offset)
+        self.truncate_entries(keep)
 
     def unload(self) -> None:
         """Forget the entries (the file keeps them); the next use loads them again."""
@@ -289,12 +299,6 @@ class OffsetIndex(_IndexFile):
         self._pos.append(position)
         return True
 
-    def truncate_to(self, offset: int) -> None:
-        """Drop every entry whose offset is >= ``offset``."""
-        self._require_loaded()
-        keep = bisect.bisect_left(self._rel, offset - self.base_offset)
-        self.truncate_entries(keep)
-
     def truncate_entries(self, keep: int) -> None:
         self._require_loaded()
         if keep < len(self._rel):
@@ -411,12 +415,6 @@ class TimeIndex(_IndexFile):
         self._ts.append(timestamp)
         self._rel.append(rel)
         return True
-
-    def truncate_to(self, offset: int) -> None:
-        """Drop every entry whose offset is >= ``offset``."""
-        self._require_loaded()
-        keep = bisect.bisect_left(self._rel, offset - self.base_offset)
-        self.truncate_entries(keep)
 
     def truncate_entries(self, keep: int) -> None:
         self._require_loaded()
