@@ -171,10 +171,12 @@ class KafkaConnection(asyncio.BufferedProtocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return
-        # One joined write, not writelines: uvloop 0.23's writelines of a large vector stalled
-        # fetch responses for about a second in a third of our consume runs (see
-        # docs/performance.md); the join is the only copy of fetched bytes on the way out.
-        transport.write(out[0] if len(out) == 1 else b"".join(out))
+        # writelines hands the fetched chunks over without joining them: uvloop sends them with
+        # one writev and copies only what the socket does not take at once.
+        if len(out) == 1:
+            transport.write(out[0])
+        else:
+            transport.writelines(out)
 
     def _update_read_pause(self) -> None:
         if self._transport is None or self._closed:

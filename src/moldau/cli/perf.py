@@ -456,6 +456,10 @@ def _consumer(cluster: Cluster, watch: BrokerWatch) -> Consumer:
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
+            # When the application queue is full the client stops fetching for this long
+            # (1 s by default): with a broker faster than the consuming thread that pause, not
+            # the broker, would set the measured rate.
+            "fetch.queue.backoff.ms": 10,
             "error_cb": watch.on_error,
         }
     )
