@@ -42,21 +42,32 @@ def test_enospc_on_the_log_file(new_log, fs):
     assert offsets_in(plog.read(0, 1 << 20).data) == [(0, 2), (3, 4)]
 
 
-def test_enospc_on_an_index_file_undoes_the_data_write(new_log, fs):
+def test_enospc_on_an_index_file_keeps_the_entries_queued(new_log, fs):
+    """Index entries are written at flush; a full disk there loses no data and fails nothing:
+    the entries wait in memory and reach the file once there is room."""
     plog = new_log(LogConfig(index_interval_bytes=0))
     for _ in range(3):
         append(plog, make_batch(1))
+    plog.flush()
     seg = plog.segments.active
-    state = (seg.size, len(seg.offset_index), os.path.getsize(seg.offset_index.path))
+    entries = len(seg.offset_index)
+    assert entries and os.path.getsize(seg.offset_index.path) == 8 * entries
 
     fs.fail_write = lambda path: path.endswith(".index")
-    assert_storage_error(plog, make_batch(1))
-    assert (seg.size, len(seg.offset_index), os.path.getsize(seg.offset_index.path)) == state
-    assert os.path.getsize(seg.log_path) == seg.size
-    fs.fail_write = None
     assert append(plog, make_batch(1)).first_offset == 3
+    plog.flush()
+    assert plog.failed is None and plog.recovery_point == 4
+    assert os.path.getsize(seg.offset_index.path) == 8 * entries  # the torn half entry was cut back
+    assert len(seg.offset_index) == entries + 1
     for target in range(4):
         assert offsets_in(plog.read(target, 1).data) == [(target, target)]
+
+    fs.fail_write = None  # space freed
+    plog.flush()
+    assert os.path.getsize(seg.offset_index.path) == 8 * (entries + 1)
+    seg.offset_index.unload()
+    seg.offset_index.load(seg.size)
+    assert len(seg.offset_index) == entries + 1
 
 
 def test_failure_while_rolling(new_log, fs):
@@ -129,19 +140,22 @@ def test_a_failed_index_truncation_is_retried_before_the_next_use(new_log, fs):
     plog = new_log(LogConfig(index_interval_bytes=0))
     for _ in range(3):
         append(plog, make_batch(1))
+    plog.flush()
     seg = plog.segments.active
     entries = len(seg.offset_index)
     fs.fail_write = lambda path: path.endswith(".index")
     fs.fail_truncate = lambda path: path.endswith(".index")
-    assert_storage_error(plog, make_batch(1))
-    assert len(seg.offset_index) == entries
+    append(plog, make_batch(1))
+    plog.flush()
+    assert len(seg.offset_index) == entries + 1
     assert os.path.getsize(seg.offset_index.path) > 8 * entries  # the torn entry is still there
     fs.fail_write = fs.fail_truncate = None
-    assert append(plog, make_batch(1)).first_offset == 3
-    assert os.path.getsize(seg.offset_index.path) == 8 * len(seg.offset_index) == 8 * (entries + 1)
+    assert append(plog, make_batch(1)).first_offset == 4
+    plog.flush()
+    assert os.path.getsize(seg.offset_index.path) == 8 * len(seg.offset_index) == 8 * (entries + 2)
     seg.offset_index.unload()
     seg.offset_index.load(seg.size)  # the file is consistent
-    assert len(seg.offset_index) == entries + 1
+    assert len(seg.offset_index) == entries + 2
 
 
 def test_fsync_failure(new_log, fs):

@@ -4,7 +4,7 @@ import struct
 
 import pytest
 
-from moldau.storage.index import CorruptIndexError, OffsetIndex, TimeIndex
+from moldau.storage.index import PENDING_BYTES, CorruptIndexError, OffsetIndex, TimeIndex
 from moldau.util.fs import LOCAL
 
 
@@ -27,6 +27,32 @@ def test_offset_index_file_is_kafka_layout(tmp_path):
     index.close()
     raw = (tmp_path / f"{100:020d}.index").read_bytes()
     assert raw == struct.pack(">ii", 5, 0) + struct.pack(">ii", 10, 4096)
+
+
+def test_appended_entries_reach_the_file_in_one_write(tmp_path):
+    """Entries wait in memory until a flush, a close, or PENDING_BYTES of them; lookups see
+    them at once. Truncation cuts queued entries without touching the file."""
+    index = offset_index(tmp_path, max_bytes=1 << 20)
+    path = tmp_path / f"{100:020d}.index"
+    index.append(110, 1000)
+    index.append(120, 2000)
+    assert path.stat().st_size == 0 and index.lookup(125) == (120, 2000)
+    index.flush()
+    assert path.stat().st_size == 16
+    index.append(130, 3000)
+    index.truncate_to(130)
+    index.flush()
+    assert path.stat().st_size == 16
+    per_write = PENDING_BYTES // 8
+    for i in range(per_write):
+        index.append(200 + i, 10_000 + i)
+    assert path.stat().st_size == 16 + PENDING_BYTES  # written as soon as a full write waited
+    index.append(10_000, 1 << 20)
+    index.close()
+    assert path.stat().st_size == 16 + PENDING_BYTES + 8
+    reloaded = OffsetIndex(LOCAL, index.path, 100, 1 << 20)
+    reloaded.load(segment_size=2 << 20)
+    assert len(reloaded) == 2 + per_write + 1 and reloaded.last_entry() == (10_000, 1 << 20)
 
 
 def test_offset_index_floor_lookup(tmp_path):

@@ -109,6 +109,24 @@ def test_a_log_with_more_files_than_the_cache_holds(new_log, fs):
     assert not files._open
 
 
+def test_an_evicted_index_writes_its_queued_entries(new_log, fs):
+    """Index entries wait in memory for a flush; a cache that closes the file first writes
+    them, so the entries loaded again are the same ones."""
+    files = OpenFiles(fs, MIN_CAPACITY)
+    plog = new_log(LogConfig(index_interval_bytes=0))
+    plog.segments.use_files(files)
+    for _ in range(5):
+        append(plog, make_batch(1))
+    index = plog.segments.active.offset_index
+    assert len(index) == 4  # every batch but the first is indexed
+    before = [index.lookup(o) for o in range(5)]
+    assert os.path.getsize(index.path) == 0  # queued, not written
+    files.close_all()
+    assert len(before) == 5 and os.path.getsize(index.path) == 8 * 4 and not index.loaded
+    assert offsets_in(plog.read(3, 1).data) == [(3, 3)]  # loads the index again
+    assert [index.lookup(o) for o in range(5)] == before
+
+
 def test_flush_reaches_files_the_cache_closed(new_log, fs):
     synced: list[str] = []
     real_fsync = fs.fsync

@@ -1,7 +1,13 @@
 """Sparse indexes of one segment: offset → file position, and timestamp → offset.
 
 Both indexes are small sorted tables kept whole in memory (``array`` columns, searched with
-``bisect``) and mirrored to a file by appending each new entry at its end. They are sparse:
+``bisect``) and mirrored to a file by appending new entries at its end. An appended entry is
+held back in memory and written together with the ones after it: when ``PENDING_BYTES`` of
+them wait, and before the file is flushed or closed (also when the open-file cache closes
+it). Kafka's indexes are memory-mapped, so adding an entry costs no system call there; here
+it costs one ``pwrite`` per few hundred entries instead of two per indexed batch (both
+indexes). Entries not yet written when the broker crashes are entries of data that was not
+flushed either, and recovery rebuilds the index from the batches past the recovery point. They are sparse:
 ``LogSegment`` adds an entry only after ``index.interval.bytes`` of batches since the previous
 one, so a lookup gives a starting point near the target and the segment walks batch headers
 from there.
@@ -29,6 +35,7 @@ safe to share between threads; the owning segment is the only caller.
 from __future__ import annotations
 
 import bisect
+import logging
 import operator
 import struct
 import sys
@@ -38,7 +45,10 @@ from itertools import islice
 from moldau.storage.open_files import FileHandle
 from moldau.util.fs import FileSystem
 
+log = logging.getLogger(__name__)
+
 INT32_MAX = (1 << 31) - 1
+PENDING_BYTES = 4096  # appended entries written in one go once this many bytes of them wait
 
 OFFSET_ENTRY = struct.Struct(">ii")
 TIME_ENTRY = struct.Struct(">qi")
@@ -72,12 +82,13 @@ class _IndexFile:
 
     def __init__(self, fs: FileSystem, path: str, base_offset: int, max_index_bytes: int) -> None:
         self.fs = fs
-        self.handle = FileHandle(fs, path, on_evicted=self.unload)
+        self.handle = FileHandle(fs, path, on_evicted=self.unload, on_closing=self._write_pending_to)
         self.base_offset = base_offset
         self.max_entries = max(1, max_index_bytes // self.entry_size)
         self.loaded = False
         self._dirty = False
         self._cut_to: int | None = None  # entries the file must be truncated to before its next use
+        self._pending = bytearray()  # the last entries in memory, not written to the file yet
 
     @property
     def path(self) -> str:
@@ -111,9 +122,61 @@ class _IndexFile:
         self.truncate_entries(keep)
 
     def unload(self) -> None:
-        """Forget the entries (the file keeps them); the next use loads them again."""
+        """Forget the entries (the file keeps those written; closing the file writes the
+        pending ones); the next use loads them again."""
         self._clear()
+        self._pending = bytearray()
         self.loaded = False
+
+    def _add(self, entry: bytes) -> None:
+        """Queue a packed entry appended in memory for the file."""
+        self._pending += entry
+        if len(self._pending) >= PENDING_BYTES:
+            self.write_pending()
+
+    def write_pending(self) -> None:
+        """Write the queued entries at the end of the file. On failure they stay queued and
+        the file is cut back to the entries before them."""
+        if self._pending:
+            self._write_at(len(self) - len(self._pending) // self.entry_size, bytes(self._pending))
+            self._pending = bytearray()
+
+    def _write_pending_to(self, fd: int) -> None:
+        """The queued entries, through ``fd`` as the file is being closed. A failure is logged
+        and the entries are dropped from the file's future (not from memory until unload): the
+        index on disk is then sparser than it could be, which costs a longer scan, not a wrong
+        answer."""
+        if not self._pending:
+            return
+        position = (len(self) - len(self._pending) // self.entry_size) * self.entry_size
+        try:
+            if self._cut_to is not None:
+                self.fs.truncate(fd, self._cut_to * self.entry_size)
+                self._cut_to = None
+            self.fs.pwrite(fd, bytes(self._pending), position)
+            self._dirty = True
+        except OSError as e:
+            log.warning(
+                "Could not write %d index entries to %s: %s",
+                len(self._pending) // self.entry_size,
+                self.path,
+                e,
+            )
+            try:
+                self.fs.truncate(fd, position)
+            except OSError:
+                self._cut_to = position // self.entry_size
+        self._pending = bytearray()
+
+    def _drop_entries_after(self, keep: int) -> None:
+        """The file side of cutting the entries in memory to ``keep``: queued entries past it
+        are forgotten, written ones truncated."""
+        written = len(self) - len(self._pending) // self.entry_size
+        if keep >= written:
+            del self._pending[(keep - written) * self.entry_size :]
+        else:
+            self._pending = bytearray()
+            self._truncate_file(keep)
 
     def _read_all(self) -> bytes:
         fd = self._file()
@@ -185,10 +248,16 @@ class _IndexFile:
         raise NotImplementedError
 
     def flush(self) -> None:
-        """fsync when something was written since the last flush (reopening the file if the
-        cache closed it meanwhile)."""
-        if self._dirty:
-            self.fs.fsync(self._file())
+        """Write the queued entries, then fsync when something was written since the last
+        flush (reopening the file if the cache closed it meanwhile). Entries that cannot be
+        written (a full disk) stay queued for the next flush: the index on disk is then only
+        sparser, which the data's durability does not depend on."""
+        try:
+            self.write_pending()
+        except OSError as e:
+            log.warning("Could not write index entries to %s yet (retried at next flush): %s", self.path, e)
+        if self._dirty:  # (a cut still owed is left for the next write: fsync needs none)
+            self.fs.fsync(self.handle.descriptor(create=True))
             self._dirty = False
 
     def close(self) -> None:
@@ -294,17 +363,17 @@ class OffsetIndex(_IndexFile):
             raise ValueError(f"index entry ({offset}, {position}) is not after the last one")
         if self.is_full:
             return False
-        self._write_at(len(self._rel), OFFSET_ENTRY.pack(rel, position))
         self._rel.append(rel)
         self._pos.append(position)
+        self._add(OFFSET_ENTRY.pack(rel, position))
         return True
 
     def truncate_entries(self, keep: int) -> None:
         self._require_loaded()
         if keep < len(self._rel):
+            self._drop_entries_after(keep)
             del self._rel[keep:]
             del self._pos[keep:]
-            self._truncate_file(keep)
 
     def replace(self, entries: list[tuple[int, int]]) -> None:
         """Make the index exactly ``entries`` (``(offset, position)`` in order), written in one go;
@@ -411,17 +480,17 @@ class TimeIndex(_IndexFile):
             raise ValueError(f"time index offset {offset} goes backwards")
         if self.is_full and not skip_full_check:
             return False
-        self._write_at(len(self._ts), TIME_ENTRY.pack(timestamp, rel))
         self._ts.append(timestamp)
         self._rel.append(rel)
+        self._add(TIME_ENTRY.pack(timestamp, rel))
         return True
 
     def truncate_entries(self, keep: int) -> None:
         self._require_loaded()
         if keep < len(self._ts):
+            self._drop_entries_after(keep)
             del self._ts[keep:]
             del self._rel[keep:]
-            self._truncate_file(keep)
 
     def replace(self, entries: list[tuple[int, int]]) -> None:
         """Make the index exactly ``entries`` (``(timestamp, offset)`` in order)."""

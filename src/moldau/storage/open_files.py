@@ -67,15 +67,25 @@ class FileHandle:
 
     Without a cache (``files`` None) the handle opens the file on first use and keeps the
     descriptor until ``close``. With one, it borrows a descriptor from the cache at each use
-    and ``on_evicted`` (if given) is called when the cache closes it."""
+    and ``on_evicted`` (if given) is called when the cache closes it. ``on_closing`` (if
+    given) is called with the descriptor just before any close of it, by the cache or not,
+    for the owner to write what it still holds back (an index's pending entries); it must
+    not raise."""
 
-    __slots__ = ("_fd", "files", "fs", "on_evicted", "path")
+    __slots__ = ("_fd", "files", "fs", "on_closing", "on_evicted", "path")
 
-    def __init__(self, fs: FileSystem, path: str, on_evicted: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        fs: FileSystem,
+        path: str,
+        on_evicted: Callable[[], None] | None = None,
+        on_closing: Callable[[int], None] | None = None,
+    ) -> None:
         self.fs = fs
         self.path = path
         self.files: OpenFiles | None = None
         self.on_evicted = on_evicted
+        self.on_closing = on_closing
         self._fd: int | None = None
 
     def descriptor(self, *, create: bool = False) -> int:
@@ -100,7 +110,7 @@ class FileHandle:
             self.files.close(self)
         elif self._fd is not None:
             fd, self._fd = self._fd, None
-            self.fs.close(fd)
+            _close(self, fd)
 
     def use(self, files: OpenFiles | None) -> None:
         """Borrow descriptors from ``files`` from now on. An open descriptor is closed first,
@@ -178,7 +188,7 @@ class OpenFiles:
         self._pins.pop(handle, None)
         fd = self._open.pop(handle, None)
         if fd is not None:
-            self.fs.close(fd)
+            _close(handle, fd)
 
     def pin(self, handle: FileHandle) -> int:
         fd = self.descriptor(handle)
@@ -212,7 +222,13 @@ class OpenFiles:
 
     def _evict(self, handle: FileHandle, fd: int) -> None:
         try:
-            self.fs.close(fd)
+            _close(handle, fd)
         finally:
             if handle.on_evicted is not None:
                 handle.on_evicted()
+
+
+def _close(handle: FileHandle, fd: int) -> None:
+    if handle.on_closing is not None:
+        handle.on_closing(fd)
+    handle.fs.close(fd)
