@@ -9,7 +9,12 @@ import pytest
 from moldau.protocol import schema
 from moldau.protocol.connection import RemoteProtocolError, ServerCodec
 from moldau.protocol.frames import FrameError, FrameReader, FrameTooLarge, frame
-from moldau.protocol.headers import RequestHeader, encode_request_header, parse_response_header
+from moldau.protocol.headers import (
+    RequestHeader,
+    encode_request_header,
+    parse_request_header,
+    parse_response_header,
+)
 from moldau.protocol.messages import all_apis
 from moldau.protocol.messages.api_versions import API_VERSIONS, ApiVersionsRequest, ApiVersionsResponse
 from moldau.protocol.messages.metadata import (
@@ -18,6 +23,7 @@ from moldau.protocol.messages.metadata import (
     MetadataRequestTopic,
     MetadataResponse,
 )
+from moldau.protocol.primitives import DecodeError
 
 
 def _request(api_key: int, version: int, cid: int, body: object, client_id: str | None = "t") -> bytes:
@@ -118,3 +124,57 @@ def test_codec_marks_too_new_api_versions() -> None:
     cid, pos = parse_response_header(out[4:], 0)
     assert cid == 7
     assert schema.decode(ApiVersionsResponse, out[4 + pos :], 0, False).error_code == 35
+
+
+@pytest.mark.parametrize("client_id", [None, "", "t", "prodüzent-7"])
+def test_request_header_round_trip(client_id: str | None) -> None:
+    for version in (1, 2):
+        raw = encode_request_header(RequestHeader(0, 9, 42, client_id), version) + b"BODY"
+        header, pos = parse_request_header(raw, version)
+        assert header == RequestHeader(0, 9, 42, client_id)
+        assert raw[pos:] == b"BODY"
+
+
+def test_request_header_with_tagged_fields_is_skipped_to_the_body() -> None:
+    prefix = struct.pack(">hhih", 0, 9, 42, 1) + b"c"
+    tags = b"\x02" + b"\x00\x03abc" + b"\x05\x01z"  # two tagged fields: tag 0 (3 bytes), tag 5 (1)
+    header, pos = parse_request_header(prefix + tags + b"BODY", 2)
+    assert header.client_id == "c" and (prefix + tags + b"BODY")[pos:] == b"BODY"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        struct.pack(">hhi", 0, 9, 1)[:7],  # shorter than the prefix
+        struct.pack(">hhi", 0, 9, 1) + b"\x00",  # half a client id length
+        struct.pack(">hhih", 0, 9, 1, 5) + b"abc",  # client id runs past the end
+        struct.pack(">hhih", 0, 9, 1, 2) + b"\xff\xfe",  # not UTF-8
+        struct.pack(">hhih", 0, 9, 1, 1) + b"c",  # v2 without its tagged-field count
+    ],
+)
+def test_malformed_request_headers_are_decode_errors(raw: bytes) -> None:
+    with pytest.raises(DecodeError):
+        parse_request_header(raw, 2)
+
+
+def test_codec_answers_each_version_with_its_own_header() -> None:
+    """A connection mixing versions of one API (plans are per version) gets each response
+    in the header version of its request: v0 for ApiVersions, v1 for flexible Metadata."""
+    codec = ServerCodec(all_apis(), 1 << 20)
+    codec.receive_data(_request(3, 1, 1, MetadataRequest(topics=None)))
+    codec.receive_data(_request(3, 12, 2, MetadataRequest(topics=None)))
+    codec.receive_data(_request(18, 3, 3, ApiVersionsRequest()))
+    sizes = []
+    for expected_header in (0, 1, 0):
+        req = codec.next_request()
+        assert req is not None
+        body: object = (
+            ApiVersionsResponse(error_code=0)
+            if req.api.key == 18
+            else MetadataResponse(brokers=[], topics=[])
+        )
+        out = codec.respond(req, body)
+        cid, pos = parse_response_header(out[4:], expected_header)
+        assert cid == req.header.correlation_id
+        sizes.append(pos)
+    assert sizes == [4, 5, 4]

@@ -14,9 +14,9 @@ too many bytes are buffered unread we stop reading the socket.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import socket
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, cast
 
 from moldau.broker.context import RequestContext
@@ -42,6 +42,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self._codec = ServerCodec(server.router.apis, server.broker.config.get("socket.request.max.bytes"))
         self._transport: asyncio.Transport | None = None
         self._peer = "?"
+        self._host = "?"
         self._busy = False
         self._write_paused = False
         self._read_paused = False
@@ -58,6 +59,7 @@ class KafkaConnection(asyncio.BufferedProtocol):
         self._transport = transport
         peer = transport.get_extra_info("peername")
         self._peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+        self._host = str(peer[0]) if peer else "?"
         sock = transport.get_extra_info("socket")
         if sock is not None:
             try:
@@ -103,22 +105,19 @@ class KafkaConnection(asyncio.BufferedProtocol):
             self._flush()
 
     def _handle_requests(self) -> None:
+        codec, server = self._codec, self._server
+        broker, dispatch = server.broker, server.router.dispatch
         while not (self._busy or self._write_paused or self._closed):
             try:
-                req = self._codec.next_request()
+                req = codec.next_request()
             except RemoteProtocolError as e:
                 self._protocol_error(e)
                 return
             if req is None:
                 break
-            ctx = RequestContext(
-                broker=self._server.broker,
-                header=req.header,
-                client_host=self._peer.rsplit(":", 1)[0],
-                listener=self._listener,
-            )
+            ctx = RequestContext(broker, req.header, self._host, self._listener)
             try:
-                result = self._server.router.dispatch(ctx, req)
+                result = dispatch(ctx, req)
             except Exception:
                 log.exception(
                     "%s v%d from %s failed; closing the connection", req.api.name, req.version, self._peer
@@ -126,8 +125,8 @@ class KafkaConnection(asyncio.BufferedProtocol):
                 self.close()
                 return
             if result is NO_RESPONSE:
-                self._codec.skip(req)
-            elif inspect.isawaitable(result):
+                codec.skip(req)
+            elif isinstance(result, Awaitable):
                 self._busy = True
                 self.task = self._server.loop.create_task(self._finish(req, result))
                 return

@@ -15,17 +15,20 @@ from __future__ import annotations
 
 import struct
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from moldau.protocol import schema
 from moldau.protocol.frames import FrameError, FrameReader
-from moldau.protocol.headers import RequestHeader, encode_response_header, parse_request_header, peek_prefix
+from moldau.protocol.headers import RequestHeader, parse_request_header, peek_prefix
 from moldau.protocol.primitives import DecodeError, Reader, Writer
 from moldau.protocol.schema import Api
 
 API_VERSIONS_KEY = 18
 _SIZE = struct.Struct(">i")
+_SIZE_AND_CORRELATION = struct.Struct(">ii")
+_PREFIX = struct.Struct(">hhi")
 
 
 class RemoteProtocolError(Exception):
@@ -49,11 +52,34 @@ class Request:
         return self.api.flexible(self.header.api_version)
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One (API, version): its header versions and compiled body codecs."""
+
+    api: Api
+    header_version: int
+    response_header_version: int
+    decode: Callable[[Reader], Any]
+    encode: Callable[[Writer, Any], None]
+
+    @classmethod
+    def of(cls, api: Api, version: int) -> _Plan:
+        flexible = api.flexible(version)
+        return cls(
+            api,
+            api.request_header_version(version),
+            api.response_header_version(version),
+            schema.decoder(api.request, version, flexible),
+            schema.encoder(api.response, version, flexible),
+        )
+
+
 class ServerCodec:
     """Frames, headers and bodies of one server-side connection."""
 
     def __init__(self, apis: dict[int, Api], max_request_size: int) -> None:
         self._apis = apis
+        self._plans: dict[tuple[int, int], _Plan] = {}
         self._frames = FrameReader(max_request_size)
         self._pending: deque[int] = deque()
 
@@ -87,31 +113,39 @@ class ServerCodec:
 
     def _decode(self, frame: bytearray) -> Request:
         payload = memoryview(frame)
+        if len(payload) < 8:
+            raise RemoteProtocolError(f"request of {len(payload)} bytes is shorter than a header")
+        api_key, version, _ = _PREFIX.unpack_from(payload, 0)
+        plan = self._plans.get((api_key, version))
+        if plan is None:
+            plan = self._plan(api_key, version)
+            if plan is None:  # KIP-511: parse what we can and answer with our versions in a v0 body
+                api = self._apis[API_VERSIONS_KEY]
+                return Request(_lenient_header(payload), api, None, len(payload), unsupported_version=True)
         try:
-            api_key, version, _ = peek_prefix(payload)
+            header, pos = parse_request_header(payload, plan.header_version)
+            # Bytes after the last field are ignored, as Kafka ignores them: librdkafka pads
+            # some requests (an empty Metadata topic array takes 4 bytes instead of 1).
+            body = plan.decode(Reader(payload, pos))
         except DecodeError as e:
-            raise RemoteProtocolError(str(e)) from None
+            raise RemoteProtocolError(f"malformed {plan.api.name} v{version} request: {e}") from None
+        return Request(header, plan.api, body, len(payload))
+
+    def _plan(self, api_key: int, version: int) -> _Plan | None:
+        """What decoding and answering (``api_key``, ``version``) takes, worked out once per
+        connection; None for an ApiVersions request newer than we speak (KIP-511)."""
         api = self._apis.get(api_key)
         if api is None:
             raise RemoteProtocolError(f"unknown API key {api_key}")
         if not api.lowest_decodable <= version <= api.max_version:
             if api_key == API_VERSIONS_KEY and version > api.max_version:
-                # KIP-511: parse what we can and answer with our versions in a v0 body.
-                header = _lenient_header(payload)
-                return Request(header, api, None, len(payload), unsupported_version=True)
+                return None
             raise RemoteProtocolError(
                 f"unsupported version {version} of {api.name} "
                 f"(we serve {api.lowest_advertised}-{api.max_version})"
             )
-        try:
-            header, pos = parse_request_header(payload, api.request_header_version(version))
-            r = Reader(payload, pos)
-            # Bytes after the last field are ignored, as Kafka ignores them: librdkafka pads
-            # some requests (an empty Metadata topic array takes 4 bytes instead of 1).
-            body = schema.decoder(api.request, version, api.flexible(version))(r)
-        except DecodeError as e:
-            raise RemoteProtocolError(f"malformed {api.name} v{version} request: {e}") from None
-        return Request(header, api, body, len(payload))
+        plan = self._plans[(api_key, version)] = _Plan.of(api, version)
+        return plan
 
     def respond(self, request: Request, body: Any, version: int | None = None) -> bytearray:
         """Encode the response to ``request`` (the oldest unanswered one) as a whole frame."""
@@ -127,13 +161,15 @@ class ServerCodec:
         if not self._pending or self._pending[0] != cid:
             raise AssertionError(f"response to correlation id {cid} out of order")
         self._pending.popleft()
-        v = request.version if version is None else version
         api = request.api
+        v = request.version if version is None else version
+        plan = self._plans.get((api.key, v)) or _Plan.of(api, v)
         w = Writer()
         head = w.buf
-        head += b"\x00\x00\x00\x00"  # the size prefix, filled in below
-        head += encode_response_header(cid, api.response_header_version(v))
-        schema.encoder(api.response, v, api.flexible(v))(w, body)
+        head += _SIZE_AND_CORRELATION.pack(0, cid)  # the size is filled in below
+        if plan.response_header_version >= 1:
+            head.append(0)  # no tagged fields
+        plan.encode(w, body)
         chunks = w.chunks()
         _SIZE.pack_into(head, 0, w.size() - 4)
         return chunks

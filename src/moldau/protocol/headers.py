@@ -20,6 +20,7 @@ from moldau.protocol.primitives import DecodeError, Reader
 
 _PREFIX = struct.Struct(">hhi")
 _CORRELATION = struct.Struct(">i")
+_CLIENT_ID_LENGTH = struct.Struct(">h")
 
 
 @dataclass(slots=True)
@@ -40,14 +41,35 @@ def peek_prefix(frame: bytes | memoryview) -> tuple[int, int, int]:
 
 def parse_request_header(frame: bytes | memoryview, header_version: int) -> tuple[RequestHeader, int]:
     """Parse the header; return it and the offset where the body starts."""
-    api_key, api_version, correlation_id = peek_prefix(frame)
-    r = Reader(frame, 8)
-    client_id = r.read_nullable_string() if header_version >= 1 else None
+    size = len(frame)
+    if size < 8:
+        raise DecodeError(f"request of {size} bytes is shorter than a header")
+    api_key, api_version, correlation_id = _PREFIX.unpack_from(frame, 0)
+    if header_version < 1:
+        return RequestHeader(api_key, api_version, correlation_id, None), 8
+    client_id: str | None = None
+    if size < 10:
+        raise DecodeError("not enough bytes for the client id length")
+    n = _CLIENT_ID_LENGTH.unpack_from(frame, 8)[0]
+    pos = 10
+    if n >= 0:
+        pos += n
+        if pos > size:
+            raise DecodeError(f"client id of {n} bytes runs past the end of the request")
+        try:
+            client_id = str(frame[10:pos], "utf-8")
+        except UnicodeDecodeError as e:
+            raise DecodeError(f"invalid UTF-8 string: {e}") from None
     if header_version >= 2:
-        for _ in range(r.read_uvarint()):
-            r.read_uvarint()
-            r.read_raw(r.read_uvarint())
-    return RequestHeader(api_key, api_version, correlation_id, client_id), r.pos
+        if pos < size and frame[pos] == 0:  # no tagged fields, the usual case
+            pos += 1
+        else:
+            r = Reader(frame, pos)
+            for _ in range(r.read_uvarint()):
+                r.read_uvarint()
+                r.read_raw(r.read_uvarint())
+            pos = r.pos
+    return RequestHeader(api_key, api_version, correlation_id, client_id), pos
 
 
 def encode_request_header(h: RequestHeader, header_version: int) -> bytes:
