@@ -85,6 +85,9 @@ class Reader:
 
     def read_uvarint(self) -> int:
         buf, pos, end = self.buf, self.pos, self.end
+        if pos < end and buf[pos] < 0x80:  # one byte: lengths and counts are mostly small
+            self.pos = pos + 1
+            return buf[pos]
         result = 0
         shift = 0
         while True:
@@ -249,7 +252,10 @@ class Writer:
         self.buf += _F64.pack(v)
 
     def write_uvarint(self, v: int) -> None:
-        self.buf += encode_uvarint(v)
+        if 0 <= v < 0x80:
+            self.buf.append(v)
+        else:
+            self.buf += encode_uvarint(v)
 
     def write_varint(self, v: int) -> None:
         self.buf += encode_varint(v)
@@ -321,14 +327,17 @@ class Writer:
 
 
 def encode_uvarint(v: int) -> bytes:
-    if v < 0x80:
-        return bytes((v,))
+    if 0 <= v < 0x80:
+        return _ONE_BYTE[v]
     out = bytearray()
     while v >= 0x80:
         out.append((v & 0x7F) | 0x80)
         v >>= 7
     out.append(v)
     return bytes(out)
+
+
+_ONE_BYTE = [bytes((b,)) for b in range(0x80)]
 
 
 def encode_varint(v: int) -> bytes:

@@ -223,7 +223,11 @@ def _type_encoder(t: FieldType, version: int, flexible: bool, nullable: bool) ->
                 w.buf += b"\x00" if flexible else b"\xff\xff\xff\xff"
                 return
             if flexible:
-                w.write_uvarint(len(v) + 1)
+                n = len(v) + 1
+                if n < 0x80:
+                    w.buf.append(n)
+                else:
+                    w.write_uvarint(n)
             else:
                 w.write_int32(len(v))
             for item in v:
@@ -311,6 +315,10 @@ def _compile_decoder(cls: type, version: int, flexible: bool) -> Decoder:
     flush_run()
     if flexible:
         lines += [
+            "    p = r.pos",
+            "    if p < r.end and r.buf[p] == 0:  # no tagged fields, the usual case",
+            "        r.pos = p + 1",
+            f"        return cls({', '.join(args)})",
             "    extra = {}",
             "    for _ in range(r.read_uvarint()):",
             "        tag = r.read_uvarint()",
@@ -386,8 +394,10 @@ def _compile_encoder(cls: type, version: int, flexible: bool) -> Encoder:
         env[f"E{i}"] = _type_encoder(t, version, flexible, spec.is_nullable(version))
         lines.append(f"    E{i}(w, obj.{name})")
     flush_run()
-    if flexible:
+    if flexible and tagged:
         lines.append("    write_tagged(w, obj)")
+    elif flexible:
+        lines.append("    w.buf.append(0)  # no tagged fields declared")
     elif len(lines) == 1:
         lines.append("    pass")
     source = "\n".join(lines)
