@@ -9,7 +9,8 @@ from moldau.protocol.records.batch import iter_headers
 from moldau.protocol.records.compression import Compression
 from moldau.protocol.records.records import decode_records
 from moldau.storage.config import LogConfig
-from moldau.storage.log import HIGH_WATERMARK, OffsetAndTimestamp
+from moldau.storage.log_read import OffsetAndTimestamp
+from moldau.storage.log_removal import HIGH_WATERMARK
 
 from .helpers import START_MS, append, as_append_input, make_batch, offsets_in, segment_files
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from moldau.storage.config import LogConfig
 from moldau.storage.manager import LogManager
-from moldau.storage.segment import LogSegment, RecoveryResult
+from moldau.storage.segment import LogSegment
+from moldau.storage.segment_recovery import RecoveryResult
 from moldau.util.clock import ManualClock
 from moldau.util.fs import FileSystem
 

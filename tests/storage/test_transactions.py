@@ -13,8 +13,9 @@ from moldau.protocol.errors import ErrorCode, KafkaError
 from moldau.protocol.records.batch import iter_headers
 from moldau.protocol.records.control import ControlType, build_end_txn_marker
 from moldau.protocol.records.records import build_batch
+from moldau.storage.batch_reader import next_offset_after
 from moldau.storage.config import LogConfig
-from moldau.storage.log import PartitionLog, next_offset_after
+from moldau.storage.log import PartitionLog
 from moldau.storage.log_append import AppendInfo
 from moldau.storage.manager import LogManager
 from moldau.storage.retention import delete_old_segments

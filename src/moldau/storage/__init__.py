@@ -4,10 +4,13 @@ Layers, each used only by the one above it:
 
 * ``index``: the sparse offset and time indexes of one segment (``.index``, ``.timeindex``).
 * ``segment``: one ``.log`` file of record batches with its indexes; ``batch_reader`` walks
-  its batches with positioned reads; ``timestamp_search`` looks inside one batch.
+  its batches with positioned reads; ``segment_recovery`` re-derives its indexes and state
+  from the batches (after a crash, on truncation); ``timestamp_search`` finds a record by
+  timestamp.
 * ``segments``: the ordered segments of a partition (floor lookup by base offset).
-* ``log``: ``PartitionLog``, one partition: offsets, appends (``log_append``), reads
-  (``log_read``), truncation, the leader epoch cache (``epoch_cache``).
+* ``log``: ``PartitionLog``, one partition: offsets, its directory (``partition_dir``),
+  appends (``log_append``), reads (``log_read``), removing data (``log_removal``: old
+  segments, truncation), the leader epoch cache (``epoch_cache``).
 * ``producer_state``: idempotent and transactional producers of a partition (sequences,
   epochs, duplicates, open transactions, the last stable offset), pure logic;
   ``producer_store``: its files, the ``.snapshot``s (``producer_snapshot``) and the aborted
@@ -28,8 +31,9 @@ what). I/O failures surface as ``KafkaError(KAFKA_STORAGE_ERROR)``.
 """
 
 from moldau.storage.config import LogConfig
-from moldau.storage.log import FetchData, OffsetAndTimestamp, PartitionLog
+from moldau.storage.log import PartitionLog
 from moldau.storage.log_append import AppendInfo
+from moldau.storage.log_read import FetchData, OffsetAndTimestamp
 from moldau.storage.manager import LogManager
 from moldau.storage.producer_state import AppendOrigin
 

@@ -25,6 +25,7 @@ HEADER_WINDOW = 16 * 1024  # bytes read at a time when walking headers
 DATA_WINDOW = 1024 * 1024  # bytes read at a time when checking whole batches
 
 _I32 = struct.Struct(">i")
+_I64 = struct.Struct(">q")
 
 
 class InvalidBatch(Exception):
@@ -97,3 +98,14 @@ def whole_batches_length(buf: bytes | bytearray | memoryview) -> int:
             break
         position = end
     return position
+
+
+def next_offset_after(data: bytes | memoryview) -> int:
+    """The offset after the last of the whole batches in ``data`` (not empty). Only the length
+    fields are read on the way, then the last header's offsets."""
+    position = last = 0
+    while position + LOG_OVERHEAD <= len(data):
+        last = position
+        position += LOG_OVERHEAD + _I32.unpack_from(data, position + 8)[0]
+    base_offset, last_offset_delta = _I64.unpack_from(data, last)[0], _I32.unpack_from(data, last + 23)[0]
+    return int(base_offset + last_offset_delta + 1)

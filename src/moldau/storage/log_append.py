@@ -1,28 +1,37 @@
-"""The write side of a partition log: what an append checks, stamps and decides.
+"""The write side of a partition log: appending, and what an append checks, stamps and decides.
 
-``PartitionLog.append`` owns the positions and the files; these pure functions own the rules:
-which runs of batches the log accepts, how offsets, the leader epoch and LogAppendTime are
-written into the batch headers (in place, in the caller's buffer, with the header objects
-kept in step), and when the active segment must roll first. Nothing here does I/O except
-``should_roll`` reading the active segment's first header once after a restart (see
-``LogSegment.time_waited_for_roll``).
+``append`` and ``append_control`` (``PartitionLog``'s methods of the same names call them)
+move the log's positions, the producer state and the files. The pure functions below them
+own the rules: which runs of batches the log accepts, how offsets, the leader epoch and
+LogAppendTime are written into the batch headers (in place, in the caller's buffer, with the
+header objects kept in step), and when the active segment must roll first. Of those only
+``should_roll`` does I/O, reading the active segment's first header once after a restart
+(see ``LogSegment.time_waited_for_roll``).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from moldau.protocol.errors import ErrorCode, KafkaError
 from moldau.protocol.records.batch import (
     BatchHeader,
+    iter_headers,
     set_base_offset,
     set_log_append_time,
     set_partition_leader_epoch,
 )
 from moldau.storage.config import LogConfig
 from moldau.storage.index import INT32_MAX
-from moldau.storage.producer_state import DuplicateOf
+from moldau.storage.producer_state import AppendOrigin, DuplicateOf
 from moldau.storage.segment import LogSegment
+
+if TYPE_CHECKING:  # log.py calls append and append_control
+    from moldau.storage.log import PartitionLog
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +60,122 @@ class AppendInfo:
             size=0,
             duplicate=True,
         )
+
+
+def append(
+    plog: PartitionLog,
+    data: bytearray | memoryview,
+    headers: list[tuple[int, BatchHeader]],
+    *,
+    leader_epoch: int,
+    now_ms: int,
+    log_append_time: bool | None = None,
+    origin: AppendOrigin = AppendOrigin.CLIENT,
+    supports_epoch_bump: bool = False,
+    transaction_version: int = 0,
+) -> AppendInfo:
+    """Append whole v2 batches to ``plog`` as a leader. ``data`` holds the batches back to back
+    and ``headers`` each batch's position in it and parsed header; both are updated in place
+    with the assigned offsets, ``leader_epoch`` and, when ``log_append_time`` (default: the
+    topic's ``message.timestamp.type``), LogAppendTime ``now_ms``.
+
+    The batches have been through the produce validation (``validate_produce``: CRC,
+    ``max.message.bytes``, timestamps); the log checks only what depends on itself: that the
+    batches are contiguous (CORRUPT_MESSAGE) and fit in a segment (RECORD_LIST_TOO_LARGE), and
+    the producer state of batches with a producer id (producer_state.py: sequences and epochs
+    as ``origin`` demands, with ``supports_epoch_bump`` and ``transaction_version`` as the
+    transaction coordinator verified them). A retried batch already in the log is not written
+    again: the answer carries its original offsets and ``duplicate`` (and, as Kafka answers,
+    its max timestamp as ``log_append_time_ms``). I/O errors raise KAFKA_STORAGE_ERROR. On any
+    error nothing was appended."""
+    if plog.failed is not None:
+        raise KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, f"log {plog.name} is offline: {plog.failed}")
+    config = plog.config
+    check_batches(data, headers, config)
+    stamp = config.log_append_time if log_append_time is None else log_append_time
+    pending = None
+    if any(h.producer_id >= 0 for _, h in headers):
+        prepared = plog.producers.prepare(
+            data,
+            headers,
+            first_offset=plog.log_end_offset,
+            log_append_time_ms=now_ms if stamp else None,
+            origin=origin,
+            supports_epoch_bump=supports_epoch_bump,
+            transaction_version=transaction_version,
+        )
+        if isinstance(prepared, DuplicateOf):
+            return AppendInfo.of_duplicate(prepared, plog.log_start_offset)
+        pending = prepared
+    info = assign_offsets(
+        data,
+        headers,
+        first_offset=plog.log_end_offset,
+        leader_epoch=leader_epoch,
+        log_append_time_ms=now_ms if stamp else None,
+        log_start_offset=plog.log_start_offset,
+    )
+    with plog.storage_errors("appending to"):
+        if leader_epoch >= 0:
+            plog.epoch_cache.assign(leader_epoch, info.first_offset)
+        segment = plog.segments.active
+        if should_roll(segment, config, info.size, info.last_offset, now_ms):
+            segment = plog.roll(now_ms)
+        indexed = plog.producers.index_aborts(pending, segment.base_offset) if pending else []
+        try:
+            segment.append(data, headers, now_ms)
+        except BaseException:
+            _undo_index(plog, segment, indexed)
+            raise
+        plog.log_end_offset = info.last_offset + 1
+        if plog.high_watermark_follows_log_end:
+            plog.high_watermark = plog.log_end_offset
+        if pending is not None:
+            plog.producers.complete(pending)
+        plog.unflushed_messages += info.record_count
+        plog.maybe_flush(now_ms)
+    return info
+
+
+def _undo_index(plog: PartitionLog, segment: LogSegment, positions: list[int]) -> None:
+    """Take back the transaction index entries of markers whose write failed; if that fails
+    too, an entry would name a marker that is not there: the log goes offline."""
+    try:
+        plog.producers.undo_index(segment.base_offset, positions)
+    except OSError as e:
+        plog.failed = f"a transaction index entry of a failed append could not be removed: {e}"
+        log.error("%s: %s", plog.name, plog.failed)
+
+
+def append_control(
+    plog: PartitionLog,
+    batch: bytes | bytearray,
+    *,
+    leader_epoch: int,
+    now_ms: int | None = None,
+    transaction_version: int = 0,
+) -> AppendInfo:
+    """Append one end-transaction marker batch (``control.build_end_txn_marker``) for the
+    transaction coordinator's WriteTxnMarkers. Its producer epoch and coordinator epoch are
+    checked against the producer's state (INVALID_PRODUCER_EPOCH,
+    TRANSACTION_COORDINATOR_FENCED, the rule depending on ``transaction_version``); it ends
+    the producer's open transaction here, and an ABORT is added to the transaction index.
+    Anything but one marker batch is INVALID_RECORD."""
+    data = bytearray(batch)
+    headers = list(iter_headers(data))
+    if len(headers) != 1 or headers[0][0] != 0 or headers[0][1].size != len(data):
+        raise KafkaError(ErrorCode.INVALID_RECORD, "a marker append holds exactly one batch")
+    h = headers[0][1]
+    if not h.is_control or not h.is_transactional or h.producer_id < 0 or h.records_count != 1:
+        raise KafkaError(ErrorCode.INVALID_RECORD, "not an end-transaction marker batch")
+    return plog.append(
+        data,
+        headers,
+        leader_epoch=leader_epoch,
+        now_ms=plog.clock.time_ms() if now_ms is None else now_ms,
+        origin=AppendOrigin.COORDINATOR,
+        transaction_version=transaction_version,
+    )
 
 
 def check_batches(

@@ -3,13 +3,30 @@
 ``PartitionLog`` checks offsets against its own positions and turns I/O errors into Kafka
 errors; these functions do the walking: which segments to visit, where to stop in each, how
 much to take. They read, never write, and raise ``OSError`` / ``InvalidBatch`` as the
-segments do.
+segments do. ``FetchData`` and ``OffsetAndTimestamp`` are what ``PartitionLog`` answers reads
+and timestamp lookups with.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import NamedTuple
+
 from moldau.storage.segment import LogSegment
 from moldau.storage.segments import LogSegments
+
+
+@dataclass(frozen=True, slots=True)
+class FetchData:
+    data: bytes | memoryview  # whole batches; empty when there is nothing to return
+    high_watermark: int
+    log_start_offset: int
+    log_end_offset: int
+
+
+class OffsetAndTimestamp(NamedTuple):
+    offset: int
+    timestamp: int
 
 
 def read_batches(

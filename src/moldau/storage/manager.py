@@ -59,7 +59,7 @@ from moldau.storage.checkpoints import (
 from moldau.storage.cleaner import CleanerConfig, LogCleaner
 from moldau.storage.config import LogConfig
 from moldau.storage.deletion import DelayedDeletions
-from moldau.storage.log import DELETE_DIR_SUFFIX, PartitionLog, parse_partition_dir_name
+from moldau.storage.log import PartitionLog
 from moldau.storage.log_dir import (
     MetaPropertiesError,
     ensure_meta_properties,
@@ -68,6 +68,7 @@ from moldau.storage.log_dir import (
     write_clean_shutdown,
 )
 from moldau.storage.open_files import OpenFiles
+from moldau.storage.partition_dir import DELETE_DIR_SUFFIX, parse_partition_dir_name
 from moldau.storage.retention import delete_old_segments
 from moldau.util.clock import Clock
 from moldau.util.fs import LOCAL, FileSystem

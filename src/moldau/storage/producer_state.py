@@ -5,8 +5,8 @@ Theory of operation. For every producer id that wrote to the partition the log k
 (first and last sequence, first and last offset, timestamp), the epoch of the transaction
 coordinator that wrote its last marker, the timestamp of its last write, and the first offset
 of its open transaction, if one is open. This module is the only place where that state
-changes, and it does no I/O: ``producer_store.py`` loads, saves and rebuilds it, ``log.py``
-feeds it the batches it appends.
+changes, and it does no I/O: ``producer_store.py`` loads, saves and rebuilds it,
+``log_append.py`` feeds it the batches a log appends.
 
 An append goes in two phases, so that a rejected or failed append leaves no trace:
 

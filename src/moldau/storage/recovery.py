@@ -1,6 +1,7 @@
 """Opening a partition directory: find the segments, and check what a crash may have broken.
 
-Called by ``PartitionLog.open`` once per partition at startup. Two cases:
+Called by ``PartitionLog.open`` (through partition_dir.py) once per partition at startup.
+Two cases:
 
 * After a clean shutdown (the data directory held ``.kafka_cleanshutdown``) everything on
   disk was flushed and closed properly, so nothing of the segments is read. Segments are

@@ -13,8 +13,10 @@ largest timestamp is the time index's last entry and needs no scan.
 
 Reads never load the file: an offset is found by a floor lookup in the offset index followed
 by a walk over batch headers (a small ``pread`` window), and the data of a fetch is read with
-one ``pread``. Indexes are read lazily on first use; a missing or inconsistent index is rebuilt
-from the batch headers.
+one ``pread``; a search by timestamp is timestamp_search.py. Indexes are read lazily on first
+use; a missing or inconsistent index is rebuilt from the batch headers. That rebuilding, the
+check after a crash and truncation walk the batches to re-derive the segment's state: see
+segment_recovery.py.
 
 A segment holds no file descriptor of its own once its log joins a log manager: each of its
 three files is a ``FileHandle`` that borrows a descriptor from the manager's bounded cache of
@@ -32,12 +34,13 @@ import random
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
-from moldau.protocol.records.batch import BatchHeader, crc_ok
-from moldau.storage.batch_reader import InvalidBatch, read_header, walk_batches, whole_batches_length
+from moldau.protocol.records.batch import BatchHeader
+from moldau.storage import segment_recovery, timestamp_search
+from moldau.storage.batch_reader import read_header, walk_batches, whole_batches_length
 from moldau.storage.config import LogConfig
-from moldau.storage.index import INT32_MAX, CorruptIndexError, OffsetIndex, TimeIndex
+from moldau.storage.index import CorruptIndexError, OffsetIndex, TimeIndex
 from moldau.storage.open_files import FileHandle, OpenFiles
-from moldau.storage.timestamp_search import first_record_at_or_after, needs_records
+from moldau.storage.segment_recovery import RecoveryResult
 from moldau.util.fs import FileSystem
 
 log = logging.getLogger(__name__)
@@ -58,14 +61,6 @@ def segment_file_name(base_offset: int, suffix: str) -> str:
 class SegmentRead(NamedTuple):
     position: int
     data: bytes | memoryview  # a view when the read was cut to whole batches: no copy
-
-
-class RecoveryResult(NamedTuple):
-    valid_bytes: int
-    truncated_bytes: int
-    next_offset: int | None  # None when no valid batch remains
-    reason: str | None  # why the walk stopped early, None when the whole file was valid
-    checked_from: int = 0  # the position the check started at
 
 
 class LogSegment:
@@ -188,7 +183,7 @@ class LogSegment:
             index.close()
             index.unload()
 
-    def _ensure_indexes(self) -> None:
+    def ensure_indexes(self) -> None:
         """Load both indexes on first use; rebuild them from the batches if either is bad."""
         if self.offset_index.loaded and self.time_index.loaded:
             self.offset_index.handle.touch()
@@ -221,7 +216,7 @@ class LogSegment:
             return
         if self.broken:
             self._repair()
-        self._ensure_indexes()
+        self.ensure_indexes()
         max_ts, offset_of_max = self.max_timestamp_and_offset()
         start = self.size
         index_len, time_len = len(self.offset_index), len(self.time_index)
@@ -278,8 +273,7 @@ class LogSegment:
 
     def _repair(self) -> None:
         """Cut the ``.log`` file back to the segment's size, after an undo that could not."""
-        self.fs.truncate(self._log(), self.size)
-        self._dirty = True
+        self.truncate_file(self.size)
         self.broken = False
         log.info("Cut %s back to %d bytes after a failed append", self.log_path, self.size)
 
@@ -289,7 +283,7 @@ class LogSegment:
         """The largest batch max timestamp in the segment and the last offset of its batch;
         ``(-1, -1)`` for a segment without timestamps."""
         if self._max_ts is None:
-            self._ensure_indexes()
+            self.ensure_indexes()
             ts, offset = self.time_index.last_entry()
             self._max_ts, self._offset_of_max_ts = ts, (offset if ts >= 0 else -1)
         return self._max_ts, self._offset_of_max_ts
@@ -320,7 +314,7 @@ class LogSegment:
         being active, and on close) so that loading it later needs no scan."""
         if self._max_ts is None or self._max_ts < 0 or self._max_ts_indexed:
             return
-        self._ensure_indexes()
+        self.ensure_indexes()
         self.time_index.maybe_append(self._max_ts, self._offset_of_max_ts, skip_full_check=True)
         self._max_ts_indexed = True
 
@@ -347,30 +341,16 @@ class LogSegment:
         when the segment ends before it."""
         if self.offset_limit is not None and offset >= self.offset_limit:
             return None
-        self._ensure_indexes()
+        self.ensure_indexes()
         for pos, h, _ in self.walk(self.offset_index.lookup(offset)[1]):
             if h.last_offset >= offset:
                 return pos, h
         return None
 
     def load_tail(self) -> int | None:
-        """Walk the batches after the last offset-index entry: returns the next offset of the
-        segment (None if it is empty) and completes the max timestamp from the batches the
-        time index has not seen. Reads only the segment's tail."""
-        self._ensure_indexes()
-        max_ts, offset_of_max = self.max_timestamp_and_offset()
-        position = self.offset_index.last_entry()[1]
-        next_offset = None
-        for _, h, _ in self.walk(position):
-            next_offset = h.next_offset
-            if h.max_timestamp > max_ts:
-                max_ts, offset_of_max = h.max_timestamp, h.last_offset
-        self._max_ts, self._offset_of_max_ts = max_ts, offset_of_max
-        self._max_ts_indexed = self.time_index.last_entry()[0] == max_ts
-        self.bytes_since_last_index_entry = self.size - position
-        self._since_known = True
-        self.offset_limit = self.base_offset if next_offset is None else next_offset
-        return next_offset
+        """Walk the batches after the last offset-index entry (see segment_recovery.py): returns
+        the next offset of the segment, None if it is empty."""
+        return segment_recovery.load_tail(self)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -397,132 +377,39 @@ class LogSegment:
 
     def find_offset_by_timestamp(self, timestamp: int, start_offset: int) -> tuple[int, int] | None:
         """``(offset, timestamp)`` of the first record at or after ``start_offset`` whose
-        timestamp is >= ``timestamp``, or None when the segment has none. See timestamp_search.py
-        for how exact the record is."""
-        self._ensure_indexes()
-        ts_offset = self.time_index.lookup(timestamp)[1]
-        position = self.offset_index.lookup(max(ts_offset, start_offset))[1]
-        for pos, h, _ in self.walk(position):
-            if h.last_offset >= start_offset and h.max_timestamp >= timestamp:
-                batch = self.fs.pread(self._log(), h.size, pos) if needs_records(h) else b""
-                return first_record_at_or_after(batch, h, timestamp, start_offset)
-        return None
+        timestamp is >= ``timestamp``, or None when the segment has none (timestamp_search.py)."""
+        return timestamp_search.find_in_segment(self, timestamp, start_offset)
 
-    # -- recovery and truncation -------------------------------------------------------------
+    # -- recovery and truncation (segment_recovery.py) ---------------------------------------
 
     def recover(self, max_message_bytes: int, recovery_point: int | None = None) -> RecoveryResult:
-        """Check the batches up to the end of the file: the header parses, the batch fits in the
-        file and in ``max_message_bytes``, the CRC matches, offsets only grow and stay within
-        reach of the base offset. Everything from the first bad batch on is cut off and the
-        indexes are rebuilt from the valid batches.
-
-        Without ``recovery_point`` (or when it is not past the segment's base offset) the check
-        starts at the beginning of the file. Otherwise it starts at the batch of the last
-        offset-index entry below the recovery point: everything before that batch, and the
-        index entries describing it, was flushed before the recovery point was recorded, so
-        those entries are kept (after checking that they are in order and that the entry's
-        batch is where it says) and only the index tails are rewritten. The work is then the
-        bytes written since the recovery point plus at most ``index.interval.bytes`` and one
-        batch, not the size of the segment."""
-        file_size = self.fs.size(self._log())
-        builder = _IndexBuilder(self)
-        start = 0
-        if recovery_point is not None and recovery_point > self.base_offset:
-            start = self._resume_from_indexes(builder, recovery_point, file_size)
-        next_offset, reason = self._check_batches(builder, start, file_size, max_message_bytes)
-        if start > 0 and builder.valid_bytes == start:
-            # Even the batch the index vouched for is bad: the offset it follows is unknown
-            # without the batches before it, so check the whole segment after all.
-            builder, start = _IndexBuilder(self), 0
-            next_offset, reason = self._check_batches(builder, 0, file_size, max_message_bytes)
-        if file_size > builder.valid_bytes:
-            self.fs.truncate(self._log(), builder.valid_bytes)
-            self._dirty = True
-        builder.install()
-        self.offset_limit = self.base_offset if next_offset is None else next_offset
-        valid = builder.valid_bytes
-        return RecoveryResult(valid, file_size - valid, next_offset, reason, start)
-
-    def _check_batches(
-        self, builder: _IndexBuilder, start: int, end: int, max_message_bytes: int
-    ) -> tuple[int | None, str | None]:
-        """Feed ``builder`` the valid batches from ``start``; returns the next offset after the
-        last valid one (None when there is none) and why the walk stopped before ``end``."""
-        next_offset: int | None = None
-        reason = None
-        try:
-            for pos, h, data in self.walk(start, end, with_data=True, max_batch_bytes=max_message_bytes):
-                assert data is not None
-                if not crc_ok(data, 0, h):
-                    raise InvalidBatch(pos, "CRC mismatch")
-                if h.base_offset < (self.base_offset if next_offset is None else next_offset):
-                    raise InvalidBatch(pos, f"base offset {h.base_offset} goes backwards")
-                if h.last_offset - self.base_offset > INT32_MAX:
-                    raise InvalidBatch(pos, f"offset {h.last_offset} is out of reach of the segment base")
-                builder.add(pos, h)
-                next_offset = h.next_offset
-        except InvalidBatch as e:
-            reason = e.reason
-        return next_offset, reason
-
-    def _resume_from_indexes(self, builder: _IndexBuilder, recovery_point: int, file_size: int) -> int:
-        """Seed ``builder`` with the index entries below ``recovery_point`` and return the
-        position to check from; 0 (check everything) when the files do not vouch for a later
-        start."""
-        entries = self.offset_index.valid_prefix_on_disk(recovery_point, file_size)
-        if not entries:
-            return 0
-        offset, position = entries[-1]
-        try:
-            h = read_header(self.fs, self._log(), position)
-        except InvalidBatch:
-            return 0
-        if h.last_offset != offset:
-            return 0
-        times = self.time_index.valid_prefix_on_disk(offset)
-        # The running maximum recorded with the entry covers the entry's own batch.
-        if (times[-1][0] if times else -1) < h.max_timestamp:
-            return 0
-        builder.resume(position, entries, times)
-        return position
+        """Check the batches up to the end of the file (from the batch of the last offset-index
+        entry below ``recovery_point`` when given), cut off everything from the first bad one
+        and rewrite the indexes from the valid ones."""
+        return segment_recovery.recover(self, max_message_bytes, recovery_point)
 
     def rebuild_indexes(self) -> None:
         """Rebuild both indexes from the batch headers (no CRC check, no truncation)."""
-        builder = _IndexBuilder(self)
-        for pos, h, _ in self.walk(0):
-            builder.add(pos, h)
-        builder.install()
+        segment_recovery.rebuild_indexes(self)
 
     def truncate_to(self, offset: int) -> int:
         """Remove every batch whose last offset is >= ``offset``; returns the bytes removed."""
-        found = self.translate_offset(offset)
-        if found is None:
-            return 0
-        position = found[0]
-        removed = self.size - position
-        self.offset_index.truncate_to(offset)
-        self.time_index.truncate_to(offset)
-        self.fs.truncate(self._log(), position)
-        self._dirty = True
-        self.size = position
-        self.offset_limit = offset
-        self.broken = False  # whatever a failed append left is gone too
-        self.bytes_since_last_index_entry = 0
-        self._since_known = True
-        if position == 0:
-            self.rolling_base_ms = None
-        self._recompute_max_timestamp()
-        return removed
+        return segment_recovery.truncate_to(self, offset)
 
-    def _recompute_max_timestamp(self) -> None:
-        ts, offset = self.time_index.last_entry()
-        max_ts, offset_of_max = (ts, offset) if ts >= 0 else (-1, -1)
-        start = self.offset_index.lookup(offset)[1] if ts >= 0 else 0
-        for _, h, _ in self.walk(start):
-            if h.max_timestamp > max_ts:
-                max_ts, offset_of_max = h.max_timestamp, h.last_offset
+    def truncate_file(self, size: int) -> None:
+        """Cut the ``.log`` file to ``size`` bytes, to be fsynced by the next ``flush``."""
+        self.fs.truncate(self._log(), size)
+        self._dirty = True
+
+    def set_max_timestamp(self, max_ts: int, offset_of_max: int, *, indexed: bool) -> None:
+        """Take the largest batch max timestamp and the last offset of its batch as a walk over
+        the batches found them, and whether the time index's last entry holds it."""
         self._max_ts, self._offset_of_max_ts = max_ts, offset_of_max
-        self._max_ts_indexed = self.time_index.last_entry()[0] == max_ts
+        self._max_ts_indexed = indexed
+
+    def set_bytes_since_last_index_entry(self, size: int) -> None:
+        self.bytes_since_last_index_entry = size
+        self._since_known = True
 
     # -- durability and lifecycle ------------------------------------------------------------
 
@@ -579,63 +466,3 @@ class LogSegment:
 
     def __repr__(self) -> str:
         return f"LogSegment(base_offset={self.base_offset}, size={self.size})"
-
-
-class _IndexBuilder:
-    """Collects the index entries that appending the walked batches would have written (same
-    interval rule as ``LogSegment.append``), then installs them in one write per index.
-
-    After ``resume`` the builder continues from entries already in the files: it starts at
-    the batch of the last kept offset-index entry (which gets no new entry, as right after it
-    was indexed) with the running maximum timestamp of the last kept time-index entry, and
-    ``install`` writes only the entries after the kept ones."""
-
-    def __init__(self, segment: LogSegment) -> None:
-        self.segment = segment
-        self.index: list[tuple[int, int]] = []
-        self.times: list[tuple[int, int]] = []
-        self.kept_index = 0  # entries already in the files (after ``resume``)
-        self.kept_times = 0
-        self.max_ts = -1
-        self.offset_of_max = -1
-        self.since = 0
-        self.valid_bytes = 0
-
-    def resume(self, position: int, index: list[tuple[int, int]], times: list[tuple[int, int]]) -> None:
-        self.index, self.times = list(index), list(times)
-        self.kept_index, self.kept_times = len(index), len(times)
-        if times:
-            self.max_ts, self.offset_of_max = times[-1]
-        self.since = 0
-        self.valid_bytes = position
-
-    def add(self, position: int, h: BatchHeader) -> None:
-        if h.max_timestamp > self.max_ts:
-            self.max_ts, self.offset_of_max = h.max_timestamp, h.last_offset
-        seg = self.segment
-        if self.since > seg.index_interval_bytes and len(self.index) < seg.offset_index.max_entries:
-            self.index.append((h.last_offset, position))
-            self._time_entry()
-            self.since = 0
-        self.since += h.size
-        self.valid_bytes = position + h.size
-
-    def _time_entry(self) -> None:
-        if self.max_ts >= 0 and (not self.times or self.max_ts > self.times[-1][0]):
-            self.times.append((self.max_ts, self.offset_of_max))
-
-    def install(self) -> None:
-        """Write the indexes (with the final max timestamp) and the segment's derived state."""
-        self._time_entry()
-        seg = self.segment
-        seg.size = self.valid_bytes
-        if self.kept_index:
-            seg.offset_index.replace_tail(self.kept_index, self.index[self.kept_index :])
-            seg.time_index.replace_tail(self.kept_times, self.times[self.kept_times :])
-        else:
-            seg.offset_index.replace(self.index)
-            seg.time_index.replace(self.times)
-        seg._max_ts, seg._offset_of_max_ts = self.max_ts, self.offset_of_max
-        seg._max_ts_indexed = True  # ``_time_entry`` above recorded it
-        seg.bytes_since_last_index_entry = self.since
-        seg._since_known = True

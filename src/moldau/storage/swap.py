@@ -56,7 +56,7 @@ from moldau.storage.segment import (
 )
 from moldau.util.fs import FileSystem
 
-if TYPE_CHECKING:  # log.py opens directories through recovery.py, which uses this module
+if TYPE_CHECKING:  # log.py opens directories through partition_dir.py and recovery.py, which uses this module
     from moldau.storage.log import PartitionLog
 
 log = logging.getLogger(__name__)
