@@ -59,6 +59,14 @@ def test_plan_shift() -> None:
         plan(ResetSpec(ResetKind.SHIFT, 1))
 
 
+def test_plan_current() -> None:
+    # A committed offset stays; a partition without one gets the log end.
+    assert plan(ResetSpec(ResetKind.CURRENT)) == [(0, 5, 5), (1, None, 4)]
+    # Not clamped, as Kafka's --to-current: the committed offset is kept even if out of range.
+    rows = plan_reset(ResetSpec(ResetKind.CURRENT), [T0], {T0: 1}, {T0: 2}, {T0: 10})
+    assert rows[0].new_offset == 1
+
+
 def test_reset_spec_timestamps() -> None:
     assert ResetSpec(ResetKind.DATETIME, 1234).timestamp_ms(now_ms=10_000) == 1234
     assert ResetSpec(ResetKind.DURATION, 600_000).timestamp_ms(now_ms=1_000_000) == 400_000

@@ -113,6 +113,32 @@ def test_reset_is_a_dry_run_unless_executed(cli: Cli, group_with_commits: tuple[
     assert committed(cli, group) == {0: 5, 1: 4}
 
 
+def test_reset_to_current(cli: Cli, group_with_commits: tuple[str, str]) -> None:
+    topic, group = group_with_commits
+    # A third partition, with records but no committed offset: it gets its log end offset.
+    cli("topics", "alter", topic, "--partitions", "3")
+    cli("produce", topic, "--partition", "2", input="x\ny\n")
+    dry = cli.json("groups", "reset-offsets", group, "--topic", topic, "--to-current")
+    assert dry["executed"] is False
+    assert [(r["partition"], r["current_offset"], r["new_offset"]) for r in dry["offsets"]] == [
+        (0, 3, 3),
+        (1, 1, 1),
+        (2, None, 2),
+    ]
+    assert committed(cli, group) == {0: 3, 1: 1}
+
+    cli("groups", "reset-offsets", group, "--topic", topic, "--to-current", "--execute")
+    assert committed(cli, group) == {0: 3, 1: 1, 2: 2}
+    result = cli.run("groups", "reset-offsets", group, "--all-topics", "--to-current")
+    assert result.returncode == 0, result.stderr
+    assert [line.split() for line in result.stdout.splitlines()] == [
+        ["TOPIC", "PARTITION", "NEW-OFFSET"],
+        [topic, "0", "3"],
+        [topic, "1", "1"],
+        [topic, "2", "2"],
+    ]
+
+
 def test_shift_needs_a_committed_offset(cli: Cli, topic_name: str) -> None:
     cli("topics", "create", topic_name)
     result = cli.run("groups", "reset-offsets", f"new-{topic_name}", "--topic", topic_name, "--shift-by", "1")

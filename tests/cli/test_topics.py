@@ -65,3 +65,19 @@ def test_partition_count_only_grows(cli: Cli, topic_name: str) -> None:
 def test_bad_config_is_named(cli: Cli, topic_name: str) -> None:
     result = cli.run("topics", "create", topic_name, "--config", "retention.ms=soon")
     assert_one_line_error(result, f"cannot create topic '{topic_name}'", "retention.ms")
+
+
+def test_list_exclude_internal(cli: Cli, topic_name: str) -> None:
+    cli("topics", "create", topic_name)
+    # A group commit makes sure __consumer_offsets exists.
+    cli("produce", topic_name, input="a\n")
+    cli("consume", topic_name, "--group", f"group-{topic_name}", "--from-beginning", "--max-messages", "1")
+    every = {t["name"] for t in cli.json("topics", "list")}
+    assert {topic_name, "__consumer_offsets"} <= every
+
+    listed = {t["name"] for t in cli.json("topics", "list", "--exclude-internal")}
+    assert topic_name in listed
+    assert "__consumer_offsets" not in listed
+    assert listed == every - {"__consumer_offsets", "__transaction_state"}
+    table = cli("topics", "list", "--exclude-internal")
+    assert topic_name in table and "__consumer_offsets" not in table

@@ -7,6 +7,8 @@ Lag follows ``kafka-consumer-groups``: log end offset minus committed offset, sh
 both are known. A reset plan follows its ``--reset-offsets``: ``--to-offset`` and
 ``--shift-by`` are clamped into ``[earliest, latest]``, a time with no record at or after it
 resets to the log end, and ``--shift-by`` needs a committed offset to shift from.
+``--to-current`` keeps a committed offset as it is (not clamped, as Kafka's tool does not) and
+gives a partition without one its log end offset.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ def lag_rows(
 class ResetKind(enum.Enum):
     EARLIEST = "to-earliest"
     LATEST = "to-latest"
+    CURRENT = "to-current"
     OFFSET = "to-offset"
     SHIFT = "shift-by"
     DATETIME = "to-datetime"
@@ -135,6 +138,8 @@ def plan_reset(
             new = low
         elif spec.kind is ResetKind.LATEST:
             new = high
+        elif spec.kind is ResetKind.CURRENT:
+            new = high if current is None else current
         elif spec.kind is ResetKind.OFFSET:
             new = spec.value
         elif spec.kind is ResetKind.SHIFT:
@@ -148,5 +153,7 @@ def plan_reset(
                 raise ValueError("a time-based reset needs the offsets for that time")
             found = by_time[tp]
             new = found if found >= 0 else high
-        plan.append(PlannedReset(tp[0], tp[1], current, min(max(new, low), high)))
+        if spec.kind is not ResetKind.CURRENT:  # a committed offset stays as it is, in range or not
+            new = min(max(new, low), high)
+        plan.append(PlannedReset(tp[0], tp[1], current, new))
     return plan

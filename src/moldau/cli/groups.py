@@ -98,6 +98,11 @@ def add_parser(sub: Any) -> None:
     how = r.add_mutually_exclusive_group(required=True)
     how.add_argument("--to-earliest", action="store_true", help="the earliest offset")
     how.add_argument("--to-latest", action="store_true", help="the log end offset")
+    how.add_argument(
+        "--to-current",
+        action="store_true",
+        help="the committed offset (the log end offset where the group has none)",
+    )
     how.add_argument("--to-offset", type=common.non_negative_int, metavar="N", help="offset N")
     how.add_argument(
         "--shift-by", type=int, metavar="N", help="the committed offset plus N (N may be negative)"
@@ -284,6 +289,8 @@ def reset_spec(args: argparse.Namespace) -> ResetSpec:
         return ResetSpec(ResetKind.EARLIEST)
     if args.to_latest:
         return ResetSpec(ResetKind.LATEST)
+    if args.to_current:
+        return ResetSpec(ResetKind.CURRENT)
     if args.to_offset is not None:
         return ResetSpec(ResetKind.OFFSET, args.to_offset)
     if args.shift_by is not None:

@@ -4,7 +4,8 @@
 (earliest and latest offset of every partition) and DescribeConfigs (only the entries whose
 source is not DEFAULT_CONFIG are shown: what someone set on the topic or the broker).
 ``alter`` changes configs with IncrementalAlterConfigs and adds partitions with
-CreatePartitions.
+CreatePartitions. ``list --exclude-internal`` asks for the topics' descriptions as well, for the
+is_internal flag the broker sets (kafka-topics leaves out the same topics).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from confluent_kafka import KafkaError
+from confluent_kafka import KafkaError, TopicCollection
 from confluent_kafka.admin import (
     AlterConfigOpType,
     ConfigEntry,
@@ -32,7 +33,14 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("topics", help="list, describe, create, alter and delete topics")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    common.add_command(actions, "list", run_list, "list the topics with their partition counts", output=True)
+    ls = common.add_command(
+        actions, "list", run_list, "list the topics with their partition counts", output=True
+    )
+    ls.add_argument(
+        "--exclude-internal",
+        action="store_true",
+        help="leave out internal topics (__consumer_offsets, __transaction_state)",
+    )
 
     d = common.add_command(
         actions,
@@ -79,10 +87,36 @@ def add_parser(sub: Any) -> None:
     r.add_argument("name", metavar="NAME")
 
 
+def internal_topics(cluster: Cluster, names: list[str]) -> set[str]:
+    """The names the cluster marks internal (Metadata's is_internal, which list_topics does not show).
+
+    A topic deleted since the metadata was read is left out of the answer, not an error.
+    """
+    if not names:
+        return set()
+    futures = cluster.admin.describe_topics(TopicCollection(names), request_timeout=common.REQUEST_TIMEOUT_S)
+    internal = set()
+    for name, future in futures.items():
+        try:
+            description = future.result()
+        except Exception as e:
+            err = kafka_error(e)
+            if err is not None and err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                continue
+            raise CommandError(f"cannot describe topic '{name}': {common.describe_kafka_error(e)}") from None
+        if description.is_internal:
+            internal.add(name)
+    return internal
+
+
 def run_list(args: argparse.Namespace) -> int:
     cluster = Cluster(args)
+    names = sorted(cluster.metadata.topics)
+    if args.exclude_internal:
+        hidden = internal_topics(cluster, names)
+        names = [n for n in names if n not in hidden]
     rows = []
-    for name in sorted(cluster.metadata.topics):
+    for name in names:
         topic = cluster.metadata.topics[name]
         replicas = max((len(p.replicas) for p in topic.partitions.values()), default=0)
         rows.append({"name": name, "partitions": len(topic.partitions), "replication_factor": replicas})
