@@ -102,8 +102,10 @@ class BrokerProcess:
         port: int | None = None,
         overrides: dict[str, str] | None = None,
         log_path: Path | None = None,
+        args: list[str] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.args = list(args or [])  # more ``moldau serve`` options
         self.port = port if port is not None else free_port()
         self.overrides = dict(overrides or {})
         self.log_path = log_path if log_path is not None else self.data_dir.parent / f"broker-{self.port}.log"
@@ -131,7 +133,7 @@ class BrokerProcess:
         ]
         for key, value in self.overrides.items():
             cmd += ["--override", f"{key}={value}"]
-        return cmd
+        return cmd + self.args
 
     def start(self, timeout: float = START_TIMEOUT) -> BrokerProcess:
         if self.running:
@@ -236,13 +238,19 @@ BrokerFactory = Callable[..., BrokerProcess]
 
 @pytest.fixture
 def broker_factory(tmp_path: Path) -> Iterator[BrokerFactory]:
-    """``broker_factory(overrides={...})`` starts a fresh broker; all are stopped at teardown."""
+    """``broker_factory(overrides={...}, args=[...])`` starts a fresh broker (``args``: more
+    ``moldau serve`` options); all are stopped at teardown."""
     started: list[BrokerProcess] = []
 
-    def make(overrides: dict[str, str] | None = None, name: str | None = None) -> BrokerProcess:
+    def make(
+        overrides: dict[str, str] | None = None, name: str | None = None, args: list[str] | None = None
+    ) -> BrokerProcess:
         name = name or f"broker{len(started)}"
         b = BrokerProcess(
-            tmp_path / name / "data", overrides=overrides, log_path=tmp_path / name / "stderr.log"
+            tmp_path / name / "data",
+            overrides=overrides,
+            log_path=tmp_path / name / "stderr.log",
+            args=args,
         )
         started.append(b)
         return b.start()

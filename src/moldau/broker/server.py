@@ -95,11 +95,12 @@ class Server:
         self._sweeper = self.loop.create_task(self._sweep_idle())
         self._maintenance = self.loop.create_task(self.broker.maintain())
         log.info(
-            "Moldau broker %d serving %s in %.0f ms (data in %s)",
+            "Moldau broker %d serving %s in %.0f ms (data in %s; event loop: %s)",
             self.broker.node_id,
             ", ".join(f"{lst.name}://{lst.host}:{lst.port}" for lst in self.bound),
             (time.monotonic() - started) * 1000,
             ", ".join(self.broker.log_dirs),
+            "uvloop" if type(self.loop).__module__.startswith("uvloop") else "asyncio",
         )
 
     async def serve_forever(self) -> None:
@@ -142,11 +143,16 @@ async def run(config: BrokerConfig) -> None:
         await server.stop()
 
 
-def main(config: BrokerConfig) -> None:
-    """Run a broker until SIGTERM/SIGINT, on uvloop when it is installed."""
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(run(config))
-    else:
-        uvloop.run(run(config))
+def main(config: BrokerConfig, event_loop: str = "auto") -> None:
+    """Run a broker until SIGTERM/SIGINT. ``event_loop``: "uvloop", "asyncio", or "auto" (uvloop
+    when it is installed). ImportError when uvloop is asked for and missing."""
+    if event_loop != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if event_loop == "uvloop":
+                raise
+        else:
+            uvloop.run(run(config))
+            return
+    asyncio.run(run(config))

@@ -24,6 +24,12 @@ def add_parser(sub: Any) -> None:
         help="a broker config, applied after --config (repeatable)",
     )
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    p.add_argument(
+        "--event-loop",
+        choices=["auto", "uvloop", "asyncio"],
+        default="auto",
+        help="uvloop when installed (auto, the default), or the standard library's asyncio loop",
+    )
     p.set_defaults(run=run)
 
 
@@ -61,9 +67,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"moldau serve: cannot read config file: {e}", file=sys.stderr)
         return 2
     try:
-        server.main(config)
+        server.main(config, args.event_loop)
     except KeyboardInterrupt:
         pass
+    except ImportError as e:
+        print(
+            f"moldau serve: --event-loop {args.event_loop}: {e}; install it or use another loop",
+            file=sys.stderr,
+        )
+        return 2
     except OSError as e:
         print(f"moldau serve: {e}", file=sys.stderr)
         return 1
