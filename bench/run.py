@@ -140,6 +140,13 @@ class RssSampler(threading.Thread):
 
 
 def perf_command(broker: BrokerProcess, mode: str, topic: str, args: tuple[str, ...]) -> list[str]:
+    if mode == "raw":
+        return [
+            sys.executable,
+            str(ROOT / "bench" / "rawload.py"),
+            *("--bootstrap-server", broker.bootstrap, "--topic", topic, "--output", "json"),
+            *args,
+        ]
     return [
         sys.executable,
         "-m",
@@ -201,6 +208,8 @@ def run_workload(
     """One run of a workload on one broker; produce topics are deleted afterwards."""
     topic = CONSUME_TOPIC if w.mode == "consume" else f"{w.key}-r{r}"
     extra = ("--num-records", str(consume_records)) if w.mode == "consume" else ()
+    if w.mode == "raw":
+        create_topic(broker, topic, w.partitions)
     run = run_perf(broker, perf_command(broker, w.mode, topic, (*w.args, *extra)), seconds * 4 + 120)
     run["round"] = r
     run["value"] = w.value(run["summary"]) if run["summary"] and not run["error"] else None
@@ -208,6 +217,14 @@ def run_workload(
         delete_topic(broker, topic)
         time.sleep(0.3)
     return run
+
+
+def create_topic(broker: BrokerProcess, topic: str, partitions: int) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap, "log_level": 0})
+    new = NewTopic(topic, num_partitions=partitions, replication_factor=1)
+    admin.create_topics([new], operation_timeout=30)[topic].result(60)
 
 
 def delete_topic(broker: BrokerProcess, topic: str) -> None:
@@ -274,11 +291,8 @@ def main() -> int:
     seconds = args.seconds or (2.0 if quick else 5.0)
     consume_mb = args.consume_mb or (30 if quick else 300)
     consume_records = consume_mb * 1024 * 1024 // KIB
-    plan = workloads(
-        seconds,
-        [1, 64] if quick else [1, 16, 128, 1024],
-        [1, 16] if quick else [1, 16, 64, 256],
-    )
+    connection_points = [1, 16] if quick else [1, 16, 64, 256]
+    plan = workloads(seconds, [1, 64] if quick else [1, 16, 128, 1024], connection_points)
     if args.only:
         keys = set(args.only.split(","))
         unknown = keys - {w.key for w in plan}

@@ -1,6 +1,7 @@
 """The workloads of ``make bench``, with the issue's targets.
 
-Each workload is one ``moldau perf`` command line and the number taken from its JSON summary.
+Each workload is one ``moldau perf`` command line (or, for the "same requests" series, one
+``bench/rawload.py``) and the number taken from its JSON summary.
 Workloads with a ``series`` are points of a scaling curve (throughput against partitions or
 against connections); their target is on the curve, not on a single point.
 """
@@ -32,7 +33,7 @@ class Target:
 class Workload:
     key: str
     title: str
-    mode: str  # produce | consume | latency
+    mode: str  # produce | consume | latency (moldau perf), raw (bench/rawload.py)
     args: tuple[str, ...]
     metric: str  # mb_per_s | records_per_s | p99_ms
     target: Target | None = None
@@ -153,6 +154,29 @@ def workloads(seconds: float, partition_points: list[int], connection_points: li
                 Target("scaling", 0.5) if n == len(connection_points) - 1 else None,
                 partitions=16,
                 series="connections",
+                x=c,
+            )
+        )
+    for c in connection_points:
+        scaling.append(
+            Workload(
+                f"requests-{c}",
+                f"the same Produce requests (16 x 1 KiB records) over {c} connections, raw client",
+                "raw",
+                (
+                    "--duration",
+                    f"{seconds:g}",
+                    "--records",
+                    "16",
+                    "--record-size",
+                    str(KIB),
+                    "--connections",
+                    str(c),
+                ),
+                "mb_per_s",
+                None,
+                partitions=16,
+                series="connections, same requests",
                 x=c,
             )
         )
