@@ -9,6 +9,7 @@ import pytest
 
 from moldau.protocol.errors import ErrorCode, KafkaError
 from moldau.storage.config import LogConfig
+from moldau.storage.index import PENDING_BYTES
 from moldau.storage.log import PartitionLog
 from moldau.storage.manager import LogManager
 
@@ -134,6 +135,26 @@ def test_a_segment_that_cannot_be_repaired_makes_the_shutdown_unclean(tmp_path, 
     recovered = again.get_log("orders", 0)
     assert recovered is not None and recovered.log_end_offset == 3
     assert append(recovered, make_batch(1)).first_offset == 3
+
+
+def test_a_full_disk_under_many_index_entries_fails_no_append(new_log, fs, caplog):
+    """Past PENDING_BYTES of queued entries every append tries to write them; on a full disk
+    the appends still succeed, the failure is logged once, and nothing is lost."""
+    plog = new_log(LogConfig(index_interval_bytes=0))
+    fs.fail_write = lambda path: path.endswith(".index")
+    count = PENDING_BYTES // 8 + 20
+    for i in range(count):
+        assert append(plog, make_batch(1)).first_offset == i
+    plog.flush()
+    seg = plog.segments.active
+    assert os.path.getsize(seg.offset_index.path) == 0 and len(seg.offset_index) == count - 1
+    assert sum("Could not write index entries" in r.message for r in caplog.records) == 1  # once, not per append
+    fs.fail_write = None
+    plog.flush()
+    assert os.path.getsize(seg.offset_index.path) == 8 * (count - 1)
+    seg.offset_index.unload()
+    seg.offset_index.load(seg.size)
+    assert len(seg.offset_index) == count - 1
 
 
 def test_a_failed_index_truncation_is_retried_before_the_next_use(new_log, fs):

@@ -1,16 +1,19 @@
 """Sparse indexes of one segment: offset → file position, and timestamp → offset.
 
 Both indexes are small sorted tables kept whole in memory (``array`` columns, searched with
-``bisect``) and mirrored to a file by appending new entries at its end. An appended entry is
-held back in memory and written together with the ones after it: when ``PENDING_BYTES`` of
-them wait, and before the file is flushed or closed (also when the open-file cache closes
-it). Kafka's indexes are memory-mapped, so adding an entry costs no system call there; here
-it costs one ``pwrite`` per few hundred entries instead of two per indexed batch (both
-indexes). Entries not yet written when the broker crashes are entries of data that was not
-flushed either, and recovery rebuilds the index from the batches past the recovery point. They are sparse:
+``bisect``) and mirrored to a file by appending new entries at its end. They are sparse:
 ``LogSegment`` adds an entry only after ``index.interval.bytes`` of batches since the previous
 one, so a lookup gives a starting point near the target and the segment walks batch headers
 from there.
+
+An appended entry is held back in memory and written together with the ones after it: when
+``PENDING_BYTES`` of them wait, and before the file is flushed or closed (also when the
+open-file cache closes it). Kafka's indexes are memory-mapped, so adding an entry costs no
+system call there; here it costs one ``pwrite`` per few hundred entries instead of two per
+indexed batch (both indexes). Entries not yet written when the broker crashes belong to data
+that was not flushed either, and recovery rebuilds the index past the recovery point. A write
+that fails (a full disk) leaves the entries queued, in memory and in lookups, for the next try:
+the index on disk is then sparser for a while, which costs longer scans, never wrong answers.
 
 Both files are Kafka's formats (byte layouts in the class docstrings), so Kafka's tools can
 read Moldau's indexes.
@@ -89,6 +92,7 @@ class _IndexFile:
         self._dirty = False
         self._cut_to: int | None = None  # entries the file must be truncated to before its next use
         self._pending = bytearray()  # the last entries in memory, not written to the file yet
+        self._write_failing = False  # the last try to write them failed (logged once)
 
     @property
     def path(self) -> str:
@@ -132,14 +136,23 @@ class _IndexFile:
         """Queue a packed entry appended in memory for the file."""
         self._pending += entry
         if len(self._pending) >= PENDING_BYTES:
-            self.write_pending()
+            self._write_pending()
 
-    def write_pending(self) -> None:
-        """Write the queued entries at the end of the file. On failure they stay queued and
-        the file is cut back to the entries before them."""
-        if self._pending:
+    def _write_pending(self) -> None:
+        """Write the queued entries at the end of the file. On failure they stay queued, the
+        file is cut back to the entries before them, and the failure is logged (once, until a
+        write succeeds again)."""
+        if not self._pending:
+            return
+        try:
             self._write_at(len(self) - len(self._pending) // self.entry_size, bytes(self._pending))
-            self._pending = bytearray()
+        except OSError as e:
+            if not self._write_failing:
+                log.warning("Could not write index entries to %s (kept in memory, retried): %s", self.path, e)
+                self._write_failing = True
+            return
+        self._pending = bytearray()
+        self._write_failing = False
 
     def _write_pending_to(self, fd: int) -> None:
         """The queued entries, through ``fd`` as the file is being closed. A failure is logged
@@ -248,14 +261,10 @@ class _IndexFile:
         raise NotImplementedError
 
     def flush(self) -> None:
-        """Write the queued entries, then fsync when something was written since the last
-        flush (reopening the file if the cache closed it meanwhile). Entries that cannot be
-        written (a full disk) stay queued for the next flush: the index on disk is then only
-        sparser, which the data's durability does not depend on."""
-        try:
-            self.write_pending()
-        except OSError as e:
-            log.warning("Could not write index entries to %s yet (retried at next flush): %s", self.path, e)
+        """Write the queued entries (see the module docstring for a failure), then fsync when
+        something was written since the last flush (reopening the file if the cache closed it
+        meanwhile)."""
+        self._write_pending()
         if self._dirty:  # (a cut still owed is left for the next write: fsync needs none)
             self.fs.fsync(self.handle.descriptor(create=True))
             self._dirty = False
