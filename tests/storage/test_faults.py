@@ -8,6 +8,7 @@ import os
 import pytest
 
 from moldau.protocol.errors import ErrorCode, KafkaError
+from moldau.storage.checkpoints import read_epochs
 from moldau.storage.config import LogConfig
 from moldau.storage.index import PENDING_BYTES
 from moldau.storage.log import PartitionLog
@@ -178,6 +179,24 @@ def test_a_failed_index_truncation_is_retried_before_the_next_use(new_log, fs):
     seg.offset_index.unload()
     seg.offset_index.load(seg.size)  # the file is consistent
     assert len(seg.offset_index) == entries + 2
+
+
+def test_a_failed_leader_epoch_checkpoint_is_written_at_the_next_flush(new_log, fs):
+    plog = new_log()
+    append(plog, make_batch(1), leader_epoch=0)
+    checkpoint = os.path.join(plog.dir, "leader-epoch-checkpoint")
+    fs.fail_write = lambda path: path.startswith(checkpoint)
+    with pytest.raises(KafkaError) as e:  # a new leader epoch: the checkpoint cannot be written
+        append(plog, make_batch(1), leader_epoch=3)
+    assert e.value.code == ErrorCode.KAFKA_STORAGE_ERROR and plog.log_end_offset == 1
+    plog.flush()  # still failing: logged, the flush itself succeeds
+    assert plog.failed is None
+    assert read_epochs(fs, checkpoint) == [(0, 0)]
+    fs.fail_write = None
+    assert append(plog, make_batch(1), leader_epoch=3).first_offset == 1
+    assert read_epochs(fs, checkpoint) == [(0, 0)]  # the epoch was already in memory
+    plog.flush()
+    assert read_epochs(fs, checkpoint) == [(0, 0), (3, 1)]
 
 
 def test_fsync_failure(new_log, fs):

@@ -6,7 +6,8 @@ OffsetForLeaderEpoch (where did epoch ``e`` end?), which consumers use to detect
 truncation after a leader change and followers use to find where to truncate. It is
 persisted to the partition's ``leader-epoch-checkpoint`` (format in checkpoints.py) after
 every change; changes happen only when the leader changes or the log is truncated, so the
-write is rare.
+write is rare. A write that fails raises (the change stays in memory) and is tried again at
+the log's next flush (``save_if_unsaved``), so the file catches up once the disk allows.
 
 The rules follow Kafka's ``LeaderEpochFileCache``. Owned by one ``PartitionLog``; not safe to
 share between threads.
@@ -37,6 +38,7 @@ class LeaderEpochCache:
         self.fs = fs
         self.path = path
         self._entries: list[EpochEntry] = []
+        self._unsaved = False  # the last write of the checkpoint failed
         try:
             stored = read_epochs(fs, path) or []
         except CheckpointError as e:
@@ -127,5 +129,17 @@ class LeaderEpochCache:
             self._entries = []
             self._persist()
 
+    def save_if_unsaved(self) -> None:
+        """Write the checkpoint again when the last write of it failed; a new failure is
+        logged and tried again at the next call."""
+        if not self._unsaved:
+            return
+        try:
+            self._persist()
+        except OSError as e:
+            log.warning("Could not write %s yet (retried at the next flush): %s", self.path, e)
+
     def _persist(self) -> None:
+        self._unsaved = True
         write_epochs(self.fs, self.path, self._entries)
+        self._unsaved = False

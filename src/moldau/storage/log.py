@@ -418,6 +418,7 @@ class PartitionLog:
         """fsync the segments holding offsets below ``offset`` (default: everything) that may
         not be on disk yet, and move the recovery point there."""
         target = self.log_end_offset if offset is None else min(offset, self.log_end_offset)
+        self.epoch_cache.save_if_unsaved()
         with self.storage_errors("flushing"):
             try:
                 for segment in self.segments.from_offset(self.recovery_point):
