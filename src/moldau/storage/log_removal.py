@@ -36,8 +36,8 @@ def delete_records_before(plog: PartitionLog, offset: int) -> int:
     if offset < 0 or offset > plog.high_watermark:
         raise KafkaError(
             ErrorCode.OFFSET_OUT_OF_RANGE,
-            f"cannot delete records of {plog.name} before {offset}: "
-            f"the high watermark is {plog.high_watermark}",
+            f"Cannot increment the log start offset to {offset} of partition {plog.name} "
+            f"since it is larger than the high watermark {plog.high_watermark}",
         )
     if offset <= plog.log_start_offset:
         return plog.log_start_offset

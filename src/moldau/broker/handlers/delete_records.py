@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from moldau.broker.context import RequestContext
 from moldau.broker.errors import error_of
-from moldau.protocol.errors import ErrorCode, KafkaError
+from moldau.protocol.errors import ErrorCode
 from moldau.protocol.messages.delete_records import (
     DELETE_RECORDS,
     DeleteRecordsPartitionResult,
@@ -19,8 +19,6 @@ from moldau.protocol.messages.delete_records import (
 
 API = DELETE_RECORDS
 
-HIGH_WATERMARK = -1
-
 
 def _delete(ctx: RequestContext, topic: str, partition: int, offset: int) -> DeleteRecordsPartitionResult:
     result = DeleteRecordsPartitionResult(
@@ -28,15 +26,7 @@ def _delete(ctx: RequestContext, topic: str, partition: int, offset: int) -> Del
     )
     try:
         plog = ctx.broker.partition_log(topic, partition)
-        if offset == HIGH_WATERMARK:
-            offset = plog.high_watermark
-        if offset < 0 or offset > plog.high_watermark:
-            raise KafkaError(
-                ErrorCode.OFFSET_OUT_OF_RANGE,
-                f"Cannot increment the log start offset to {offset} of partition {topic}-{partition} "
-                f"since it is larger than the high watermark {plog.high_watermark}",
-            )
-        plog.delete_records_before(offset)
+        plog.delete_records_before(offset)  # checks the offset; -1 is the high watermark
         result.low_watermark = plog.log_start_offset
     except Exception as e:
         result.error_code, _ = error_of(e, f"DeleteRecords {topic}-{partition}")
