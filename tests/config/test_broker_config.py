@@ -100,6 +100,10 @@ def test_invalid_value_names_the_key(tmp_path: Path) -> None:
         BrokerConfig({"num.partitions": "0"})
     with pytest.raises(ConfigError, match=re.escape("log.segment.bytes: Value must be at least 1048576")):
         BrokerConfig({"log.segment.bytes": "1000"})
+    for internal in ("offsets.topic.segment.bytes", "transaction.state.log.segment.bytes"):
+        # below the topic-level minimum the internal topic could never be created
+        with pytest.raises(ConfigError, match=re.escape(f"{internal}: Value must be at least 1048576")):
+            BrokerConfig({internal: "524288"})
     with pytest.raises(
         ConfigError, match=re.escape("offsets.topic.replication.factor: Not a number of type SHORT")
     ):

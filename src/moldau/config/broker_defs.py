@@ -246,8 +246,9 @@ BROKER_CONFIGS: dict[str, ConfigDef] = index(
                   "Partitions of __consumer_offsets; fixed once the topic exists.", _H),
         ConfigDef("offsets.topic.replication.factor", T.SHORT, 1, AtLeast(1),
                   "Replication factor of __consumer_offsets (Moldau default: 1).", _H),
-        ConfigDef("offsets.topic.segment.bytes", T.INT, 100 * 1024 * 1024, AtLeast(1),
-                  "Segment size of __consumer_offsets, kept small for fast loading.", _H),
+        ConfigDef("offsets.topic.segment.bytes", T.INT, 100 * 1024 * 1024, AtLeast(1024 * 1024),
+                  "Segment size of __consumer_offsets, kept small for fast loading (at least the "
+                  "topic-level segment.bytes minimum, 1 MiB, or the topic could not be created).", _H),
         ConfigDef("offsets.retention.minutes", T.INT, 7 * 24 * 60, AtLeast(1),
                   "How long the committed offsets of an empty group are kept.", _H),
         ConfigDef("offsets.retention.check.interval.ms", T.LONG, 600000, AtLeast(1),
@@ -269,8 +270,9 @@ BROKER_CONFIGS: dict[str, ConfigDef] = index(
                   "Replication factor of __transaction_state (Moldau default: 1).", _H),
         ConfigDef("transaction.state.log.min.isr", T.INT, 1, AtLeast(1),
                   "min.insync.replicas of __transaction_state (Moldau default: 1).", _H),
-        ConfigDef("transaction.state.log.segment.bytes", T.INT, 100 * 1024 * 1024, AtLeast(1),
-                  "Segment size of __transaction_state, kept small for fast loading.", _H),
+        ConfigDef("transaction.state.log.segment.bytes", T.INT, 100 * 1024 * 1024, AtLeast(1024 * 1024),
+                  "Segment size of __transaction_state, kept small for fast loading (at least the "
+                  "topic-level segment.bytes minimum, 1 MiB, or the topic could not be created).", _H),
         ConfigDef("transaction.max.timeout.ms", T.INT, 900000, AtLeast(1),
                   "Longest transaction timeout a producer may ask for.", _H),
         ConfigDef("transactional.id.expiration.ms", T.INT, 7 * 24 * _HOUR_MS, AtLeast(1),
