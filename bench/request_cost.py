@@ -1,0 +1,140 @@
+"""The broker's Python cost per Produce request, without sockets or a second process.
+
+A real ``Server`` runs in this process (data in a temporary directory under /dev/shm when it
+exists); a ``KafkaConnection`` gets a stub transport, and pre-encoded Produce requests
+(``rawload.encode_requests``: one batch of ``--records`` records for one partition each) are
+fed into its receive buffer, ``--per-read`` frames at a time, as a socket read would deliver
+them. Every request is handled inline (acks=1), so the time per request is the decode, the
+handler, the append to the log (its ``pwrite`` included) and the encoded response. Prints the
+best of ``--repeat`` timings; compare two trees by running this with each on ``PYTHONPATH``,
+alternating:
+
+    PYTHONPATH=/tmp/base/src python bench/request_cost.py      # a baseline checkout
+    python bench/request_cost.py                                # this tree
+    python bench/request_cost.py --profile                      # cProfile, by own time
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from rawload import encode_requests
+
+from moldau.broker.connection import KafkaConnection
+from moldau.broker.server import Server
+from moldau.config.broker import BrokerConfig
+
+
+class StubTransport:
+    """What ``KafkaConnection`` uses of a transport; counts the bytes written."""
+
+    def __init__(self) -> None:
+        self.written = 0
+
+    def write(self, data: Any) -> None:
+        self.written += len(data)
+
+    def writelines(self, chunks: list[Any]) -> None:
+        self.written += sum(map(len, chunks))
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 50000) if name == "peername" else default
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--requests", type=int, default=20_000, help="requests per timing (20000)")
+    p.add_argument("--per-read", type=int, default=4, help="frames delivered per read (4)")
+    p.add_argument("--records", type=int, default=16, help="records per request (16)")
+    p.add_argument("--record-size", type=int, default=1024)
+    p.add_argument("--partitions", type=int, default=16)
+    p.add_argument("--repeat", type=int, default=5, help="timings; the best is printed (5)")
+    p.add_argument("--profile", action="store_true", help="print a cProfile of one timing instead")
+    return p.parse_args()
+
+
+async def create_topic(port: int, topic: str, partitions: int) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "moldau", "topics", "create", topic, "--partitions", str(partitions)),
+        *("--bootstrap-server", f"127.0.0.1:{port}"),
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    if await proc.wait() != 0:
+        raise SystemExit(f"request_cost: could not create topic {topic}")
+
+
+async def main(args: argparse.Namespace) -> None:
+    shm = Path("/dev/shm")
+    data = tempfile.mkdtemp(prefix="moldau-request-cost-", dir=shm if shm.is_dir() else None)
+    config = BrokerConfig.load(None, {"log.dirs": data, "listeners": "PLAINTEXT://127.0.0.1:0"})
+    server = Server(config)
+    await server.start()
+    try:
+        await create_topic(server.bound[0].port, "cost", args.partitions)
+        frames = encode_requests("cost", args.partitions, args.records, args.record_size)
+        per_read = args.per_read
+        reads = [b"".join(frames[(i + j) % len(frames)] for j in range(per_read)) for i in range(len(frames))]
+        conn = KafkaConnection(server, "PLAINTEXT")
+        transport = StubTransport()
+        conn.connection_made(transport)
+
+        def feed(count: int) -> None:
+            for i in range(count):
+                data = reads[i % len(reads)]
+                pos = 0
+                while pos < len(data):
+                    buf = conn.get_buffer(-1)
+                    n = min(len(buf), len(data) - pos)
+                    buf[:n] = data[pos : pos + n]
+                    conn.buffer_updated(n)
+                    pos += n
+
+        reads_per_timing = args.requests // args.per_read
+        feed(reads_per_timing // 10)  # warm-up: codecs compiled, indexes loaded
+        if args.profile:
+            profile = cProfile.Profile()
+            profile.runcall(feed, reads_per_timing)
+            pstats.Stats(profile).sort_stats("tottime").print_stats(40)
+            return
+        best = float("inf")
+        for _ in range(args.repeat):
+            started = time.perf_counter()
+            feed(reads_per_timing)
+            best = min(best, time.perf_counter() - started)
+        handled = reads_per_timing * args.per_read
+        print(
+            f"{best / handled * 1e6:.2f} us per request (best of {args.repeat} x {handled} requests, "
+            f"{args.per_read} per read, {args.records} x {args.record_size} B records)"
+        )
+    finally:
+        await server.stop()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))
