@@ -127,6 +127,23 @@ def test_an_evicted_index_writes_its_queued_entries(new_log, fs):
     assert [index.lookup(o) for o in range(5)] == before
 
 
+def test_an_evicted_index_that_cannot_write_is_only_sparser(new_log, fs, caplog):
+    files = OpenFiles(fs, MIN_CAPACITY)
+    plog = new_log(LogConfig(index_interval_bytes=0))
+    plog.segments.use_files(files)
+    for _ in range(5):
+        append(plog, make_batch(1))
+    index = plog.segments.active.offset_index
+    fs.fail_write = lambda path: path.endswith(".index")
+    files.close_all()  # the queued entries cannot be written: logged, nothing raised
+    assert any("Could not write 4 index entries" in r.message for r in caplog.records)
+    assert os.path.getsize(index.path) == 0 and not index.loaded
+    fs.fail_write = None
+    for target in range(5):  # reads stay right from the batches alone
+        assert offsets_in(plog.read(target, 1).data) == [(target, target)]
+    assert len(index) == 0
+
+
 def test_flush_reaches_files_the_cache_closed(new_log, fs):
     synced: list[str] = []
     real_fsync = fs.fsync

@@ -103,11 +103,18 @@ class _IndexFile:
         self.handle.path = value
 
     def _file(self) -> int:
-        fd = self.handle.descriptor(create=True)
+        return self._cut_owed(self.handle.descriptor(create=True))
+
+    def _cut_owed(self, fd: int) -> int:
+        """``fd``, after the truncation a failed one left owed (if any)."""
         if self._cut_to is not None:
             self.fs.truncate(fd, self._cut_to * self.entry_size)
             self._cut_to = None
         return fd
+
+    def _written(self) -> int:
+        """Entries in memory that the file holds (the rest are queued)."""
+        return len(self) - len(self._pending) // self.entry_size
 
     def _require_loaded(self) -> None:
         if not self.loaded:
@@ -145,7 +152,7 @@ class _IndexFile:
         if not self._pending:
             return
         try:
-            self._write_at(len(self) - len(self._pending) // self.entry_size, bytes(self._pending))
+            self._write_at(self._written(), bytes(self._pending))
         except OSError as e:
             if not self._write_failing:
                 log.warning("Could not write index entries to %s (kept in memory, retried): %s", self.path, e)
@@ -161,30 +168,17 @@ class _IndexFile:
         answer."""
         if not self._pending:
             return
-        position = (len(self) - len(self._pending) // self.entry_size) * self.entry_size
         try:
-            if self._cut_to is not None:
-                self.fs.truncate(fd, self._cut_to * self.entry_size)
-                self._cut_to = None
-            self.fs.pwrite(fd, bytes(self._pending), position)
-            self._dirty = True
+            self._write_at(self._written(), bytes(self._pending), self._cut_owed(fd))
         except OSError as e:
-            log.warning(
-                "Could not write %d index entries to %s: %s",
-                len(self._pending) // self.entry_size,
-                self.path,
-                e,
-            )
-            try:
-                self.fs.truncate(fd, position)
-            except OSError:
-                self._cut_to = position // self.entry_size
+            lost = len(self) - self._written()
+            log.warning("Could not write %d index entries to %s: %s", lost, self.path, e)
         self._pending = bytearray()
 
     def _drop_entries_after(self, keep: int) -> None:
         """The file side of cutting the entries in memory to ``keep``: queued entries past it
         are forgotten, written ones truncated."""
-        written = len(self) - len(self._pending) // self.entry_size
+        written = self._written()
         if keep >= written:
             del self._pending[(keep - written) * self.entry_size :]
         else:
@@ -201,10 +195,12 @@ class _IndexFile:
             raise CorruptIndexError(f"{self.path}: short read")
         return data
 
-    def _write_at(self, entry_index: int, data: bytes) -> None:
-        """Write entries from ``entry_index`` on; a failed write is cut back off the file (now,
-        or before the next use of the file when the truncation fails too)."""
-        fd, position = self._file(), entry_index * self.entry_size
+    def _write_at(self, entry_index: int, data: bytes, fd: int | None = None) -> None:
+        """Write entries from ``entry_index`` on (through ``fd`` when given: the file is being
+        closed); a failed write is cut back off the file (now, or before the next use of the
+        file when the truncation fails too)."""
+        fd = self._file() if fd is None else fd
+        position = entry_index * self.entry_size
         self._dirty = True
         try:
             self.fs.pwrite(fd, data, position)
