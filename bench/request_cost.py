@@ -12,6 +12,13 @@ alternating:
     PYTHONPATH=/tmp/base/src python bench/request_cost.py      # a baseline checkout
     python bench/request_cost.py                                # this tree
     python bench/request_cost.py --profile                      # cProfile, by own time
+    python bench/request_cost.py --instructions                 # user-space instructions
+
+Times move with whatever else the machine runs; ``--instructions`` counts the CPU
+instructions the process executes per request instead (``perf stat``, Debian package
+``linux-perf``): two runs of N and 4N requests, the difference divided by 3N, so start-up
+and warm-up cancel out. Counts repeat within a fraction of a percent, which makes changes of
+a few percent visible where timings cannot show them.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import asyncio
 import cProfile
 import pstats
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -74,7 +82,35 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--partitions", type=int, default=16)
     p.add_argument("--repeat", type=int, default=5, help="timings; the best is printed (5)")
     p.add_argument("--profile", action="store_true", help="print a cProfile of one timing instead")
+    p.add_argument(
+        "--instructions", action="store_true", help="count instructions per request with perf stat instead"
+    )
     return p.parse_args()
+
+
+def instructions_per_request(args: argparse.Namespace) -> None:
+    """Run this script under ``perf stat`` with N and 4N requests; print the difference per
+    request. The topic is created by a child process, which ``--no-inherit`` leaves out."""
+    if shutil.which("perf") is None:
+        raise SystemExit("request_cost: --instructions needs perf (Debian package linux-perf)")
+    shape = ["--per-read", str(args.per_read), "--records", str(args.records)]
+    shape += ["--record-size", str(args.record_size), "--partitions", str(args.partitions)]
+
+    def count(requests: int) -> int:
+        command = ["perf", "stat", "--no-inherit", "-x,", "-e", "instructions:u", sys.executable, __file__]
+        command += ["--repeat", "1", "--requests", str(requests), *shape]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        for line in done.stderr.splitlines():
+            fields = line.split(",")
+            if len(fields) > 2 and fields[2].startswith("instructions") and fields[0].isdigit():
+                return int(fields[0])
+        raise SystemExit(f"request_cost: perf stat counted no instructions:\n{done.stderr}")
+
+    low, high = count(args.requests), count(4 * args.requests)
+    print(
+        f"{(high - low) / (3 * args.requests):,.0f} instructions per request "
+        f"({args.per_read} per read, {args.records} x {args.record_size} B records)"
+    )
 
 
 async def create_topic(port: int, topic: str, partitions: int) -> None:
@@ -137,4 +173,8 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(parse_args()))
+    arguments = parse_args()
+    if arguments.instructions:
+        instructions_per_request(arguments)
+    else:
+        asyncio.run(main(arguments))

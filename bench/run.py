@@ -32,13 +32,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from brokers import CLIENT_CORE, BrokerProcess, Moldau, Tansu, can_pin, pinned_to
+from brokers import CLIENT_CORE, BrokerProcess, Moldau, Tansu, can_pin, hold_connections, pinned_to
 from report import fmt, render_table, write_docs
 from workloads import KIB, Workload, workloads
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 CONSUME_TOPIC = "bench-consume-source"
+IDLE_CONNECTIONS = 1000  # for the resident memory of many idle connections
 
 
 def parse_args() -> argparse.Namespace:
@@ -258,6 +259,24 @@ def idle_rss(broker: BrokerProcess) -> float:
     return round(statistics.median(samples), 1)
 
 
+def connections_rss(broker: BrokerProcess, count: int) -> float:
+    """Resident memory while ``count`` idle connections are open, each after one answered
+    request."""
+    held = hold_connections(broker.port, count)
+    try:
+        time.sleep(0.5)
+        return idle_rss(broker)
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def idle_connection_count() -> int:
+    """``IDLE_CONNECTIONS``, or fewer when this process may not open that many sockets."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return max(1, min(IDLE_CONNECTIONS, soft - 64))
+
+
 class Clock:
     def __init__(self, total: int) -> None:
         self.total, self.done, self.started = total, 0, time.monotonic()
@@ -335,6 +354,13 @@ def main() -> int:
         time.sleep(1.0)
         idle = {name: idle_rss(b) for name, b in brokers.items()}
         print(f"bench: idle RSS {idle['moldau']:.1f} MB (moldau), {idle['tansu']:.1f} MB (tansu)", flush=True)
+        held = idle_connection_count()
+        with_connections = {name: connections_rss(b, held) for name, b in brokers.items()}
+        print(
+            f"bench: RSS with {held} idle connections {with_connections['moldau']:.1f} MB (moldau), "
+            f"{with_connections['tansu']:.1f} MB (tansu)",
+            flush=True,
+        )
         versions = {
             "moldau": {"version": brokers["moldau"].version(), "commit": moldau_source()},
             "tansu": {
@@ -382,6 +408,7 @@ def main() -> int:
         plan, runs, startup, idle, machine, versions, started_at, finished_at, quick, rounds, seconds
     )
     results["consume_mb"] = consume_mb
+    results["rss_mb"]["idle_connections"] = {"count": held, **with_connections}
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = started_at.strftime("%Y%m%dT%H%M%SZ")
     out = RESULTS / f"{stamp}{'-quick' if quick else ''}.json"

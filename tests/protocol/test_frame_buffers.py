@@ -17,6 +17,7 @@ from moldau.protocol.frames import (
     FrameError,
     FrameReader,
     FrameTooLarge,
+    ReceiveBuffers,
     frame,
 )
 from moldau.protocol.headers import RequestHeader, encode_request_header, parse_response_header
@@ -234,3 +235,44 @@ def test_chunked_fetch_response_equals_the_joined_encoding(version: int) -> None
     parts = decoded.responses[0].partitions
     assert bytes(parts[0].records) == big and bytes(parts[1].records) == b"small"
     assert schema.encode(response, version, FETCH.flexible(version)) == out[4 + pos :]
+
+
+def test_readers_sharing_a_receive_buffer_keep_their_own_frames() -> None:
+    """Connections of one loop read into one buffer, one read at a time; each reader's frames
+    (and the partial frames left between its reads) stay its own."""
+    buffers = ReceiveBuffers(keep=2)
+    shared = buffers.shared
+    rng = random.Random(11)
+    streams = [[bytes([65 + i]) * rng.choice([0, 7, 900, 20000, 40000]) for _ in range(40)] for i in range(3)]
+    readers = [FrameReader(1 << 20, buffers) for _ in streams]
+    wire = [b"".join(frame(p) for p in payloads) for payloads in streams]
+    sent = [0, 0, 0]
+    got: list[list[bytes]] = [[], [], []]
+    while any(sent[i] < len(wire[i]) for i in range(3)):
+        i = rng.randrange(3)
+        if sent[i] == len(wire[i]):
+            continue
+        target = readers[i].get_buffer()
+        n = min(len(target), rng.choice([1, 5, 3000, 30000, 70000]), len(wire[i]) - sent[i])
+        target[:n] = wire[i][sent[i] : sent[i] + n]
+        del target
+        readers[i].buffer_updated(n)
+        sent[i] += n
+        shared[:] = b"\xee" * len(shared)  # another connection's read overwrites it all
+        for spare in buffers._free:  # and so does a reuse of a pooled buffer
+            spare[:] = b"\xdd" * len(spare)
+        got[i] += _drain(readers[i])
+    assert got == streams
+    assert all(r.buffered == 0 for r in readers)
+
+
+def test_a_reader_between_frames_holds_no_buffer_of_its_own() -> None:
+    reader = FrameReader(1 << 20, ReceiveBuffers())
+    request = frame(b"r" * 3000)
+    _receive(reader, request * 3, 1 << 30)  # reads that end on a frame boundary
+    assert reader.held_bytes == 0
+    _receive(reader, request[:1000], 1 << 30)  # a partial frame is kept by the reader itself
+    assert reader.held_bytes == RECEIVE_BUFFER
+    _receive(reader, request[1000:], 1 << 30)  # and given back once it is whole
+    assert reader.held_bytes == 0
+    assert _drain(reader) == [b"r" * 3000] * 4

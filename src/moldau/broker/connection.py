@@ -39,7 +39,9 @@ class KafkaConnection(asyncio.BufferedProtocol):
     def __init__(self, server: Server, listener: str) -> None:
         self._server = server
         self._listener = listener
-        self._codec = ServerCodec(server.router.apis, server.broker.config.get("socket.request.max.bytes"))
+        self._codec = ServerCodec(
+            server.router.apis, server.broker.config.get("socket.request.max.bytes"), server.receive_buffers
+        )
         self._transport: asyncio.Transport | None = None
         self._peer = "?"
         self._host = "?"

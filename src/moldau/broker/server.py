@@ -18,6 +18,7 @@ from moldau.broker.connection import KafkaConnection
 from moldau.broker.core import Broker
 from moldau.broker.router import Router, default_handler_modules
 from moldau.config.broker import BrokerConfig
+from moldau.protocol.frames import ReceiveBuffers
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,9 @@ class Server:
         self._sweeper: asyncio.Task[None] | None = None
         self._maintenance: asyncio.Task[None] | None = None
         self.bound: list[Listener] = []
+        # The connections' receive buffers: one shared by all, and a pool for those holding
+        # a partial frame (protocol/frames.py), so idle connections hold none.
+        self.receive_buffers = ReceiveBuffers()
 
     # -- connections -------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from moldau.protocol import schema
-from moldau.protocol.frames import FrameError, FrameReader
+from moldau.protocol.frames import FrameError, FrameReader, ReceiveBuffers
 from moldau.protocol.headers import RequestHeader, parse_request_header, peek_prefix
 from moldau.protocol.primitives import DecodeError, Reader, Writer
 from moldau.protocol.schema import Api
@@ -77,10 +77,14 @@ class _Plan:
 class ServerCodec:
     """Frames, headers and bodies of one server-side connection."""
 
-    def __init__(self, apis: dict[int, Api], max_request_size: int) -> None:
+    def __init__(
+        self, apis: dict[int, Api], max_request_size: int, buffers: ReceiveBuffers | None = None
+    ) -> None:
+        """``buffers``: the receive buffers shared by the connections of one event loop
+        (``FrameReader``)."""
         self._apis = apis
         self._plans: dict[tuple[int, int], _Plan] = {}
-        self._frames = FrameReader(max_request_size)
+        self._frames = FrameReader(max_request_size, buffers)
         self._pending: deque[int] = deque()
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:

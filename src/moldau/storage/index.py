@@ -251,7 +251,8 @@ class _IndexFile:
 
     @property
     def is_full(self) -> bool:
-        return self.entry_count() >= self.max_entries
+        count = len(self) if self.loaded else self.entry_count()
+        return count >= self.max_entries
 
     def __len__(self) -> int:
         raise NotImplementedError

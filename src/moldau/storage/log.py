@@ -45,18 +45,15 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 
 from moldau.protocol.errors import ErrorCode, KafkaError
-from moldau.protocol.records.batch import BatchHeader
 from moldau.storage import log_append, log_removal
 from moldau.storage.batch_reader import InvalidBatch, next_offset_after
 from moldau.storage.checkpoints import LEADER_EPOCH_CHECKPOINT
 from moldau.storage.config import LogConfig
 from moldau.storage.deletion import DelayedDeletions
 from moldau.storage.epoch_cache import LeaderEpochCache
-from moldau.storage.log_append import AppendInfo
 from moldau.storage.log_read import (
     FetchData,
     OffsetAndTimestamp,
@@ -72,7 +69,6 @@ from moldau.storage.partition_dir import (
 )
 from moldau.storage.producer_state import (
     DEFAULT_PRODUCER_ID_EXPIRATION_MS,
-    AppendOrigin,
     ProducerStateManager,
 )
 from moldau.storage.producer_store import ProducerStateStore
@@ -182,13 +178,9 @@ class PartitionLog:
             raise KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, f"cannot open log {directory}: {e}") from e
         return plog
 
-    @contextmanager
-    def storage_errors(self, action: str) -> Iterator[None]:
+    def storage_errors(self, action: str) -> StorageErrors:
         """Turn the I/O errors raised inside into ``KafkaError(KAFKA_STORAGE_ERROR)``."""
-        try:
-            yield
-        except (OSError, InvalidBatch) as e:
-            raise KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, f"{action} {self.name} failed: {e}") from e
+        return StorageErrors(self, action)
 
     @property
     def name(self) -> str:
@@ -196,31 +188,11 @@ class PartitionLog:
 
     # -- appending (log_append.py) -----------------------------------------------------------
 
-    def append(
-        self,
-        data: bytearray | memoryview,
-        headers: list[tuple[int, BatchHeader]],
-        *,
-        leader_epoch: int,
-        now_ms: int,
-        log_append_time: bool | None = None,
-        origin: AppendOrigin = AppendOrigin.CLIENT,
-        supports_epoch_bump: bool = False,
-        transaction_version: int = 0,
-    ) -> AppendInfo:
-        """Append whole v2 batches as a leader, assigning their offsets in place (see
-        log_append.py for what is checked). On any error nothing was appended."""
-        return log_append.append(
-            self,
-            data,
-            headers,
-            leader_epoch=leader_epoch,
-            now_ms=now_ms,
-            log_append_time=log_append_time,
-            origin=origin,
-            supports_epoch_bump=supports_epoch_bump,
-            transaction_version=transaction_version,
-        )
+    # The append functions are the log's methods as they are (``plog.append(...)`` calls
+    # ``log_append.append(plog, ...)``): no wrapper repeats their signatures, and the produce
+    # path saves a call.
+    append = log_append.append
+    append_control = log_append.append_control
 
     def roll(self, now_ms: int | None = None) -> LogSegment:
         """Start a new active segment at the log end offset (a no-op when the active segment is
@@ -241,19 +213,6 @@ class PartitionLog:
                 active.delete()
         log.debug("Rolled %s to a new segment at offset %d", self.name, base)
         return segment
-
-    def append_control(
-        self,
-        batch: bytes | bytearray,
-        *,
-        leader_epoch: int,
-        now_ms: int | None = None,
-        transaction_version: int = 0,
-    ) -> AppendInfo:
-        """Append one end-transaction marker batch for WriteTxnMarkers (see log_append.py)."""
-        return log_append.append_control(
-            self, batch, leader_epoch=leader_epoch, now_ms=now_ms, transaction_version=transaction_version
-        )
 
     # -- transactions ------------------------------------------------------------------------
 
@@ -462,3 +421,23 @@ class PartitionLog:
             f"PartitionLog({self.name}, start={self.log_start_offset}, end={self.log_end_offset}, "
             f"hw={self.high_watermark}, segments={len(self.segments)})"
         )
+
+
+class StorageErrors:
+    """``PartitionLog.storage_errors``: a plain context manager, as it wraps every append (a
+    generator-based one costs a generator and a wrapper object per use)."""
+
+    __slots__ = ("_action", "_plog")
+
+    def __init__(self, plog: PartitionLog, action: str) -> None:
+        self._plog, self._action = plog, action
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if isinstance(e, (OSError, InvalidBatch)):
+            message = f"{self._action} {self._plog.name} failed: {e}"
+            raise KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, message) from e
