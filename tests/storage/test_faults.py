@@ -10,7 +10,7 @@ import pytest
 from moldau.protocol.errors import ErrorCode, KafkaError
 from moldau.storage.checkpoints import read_epochs
 from moldau.storage.config import LogConfig
-from moldau.storage.index import PENDING_BYTES
+from moldau.storage.index_file import PENDING_BYTES
 from moldau.storage.log import PartitionLog
 from moldau.storage.manager import LogManager
 

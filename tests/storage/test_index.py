@@ -4,7 +4,8 @@ import struct
 
 import pytest
 
-from moldau.storage.index import PENDING_BYTES, CorruptIndexError, OffsetIndex, TimeIndex
+from moldau.storage.index import CorruptIndexError, OffsetIndex, TimeIndex
+from moldau.storage.index_file import PENDING_BYTES
 from moldau.util.fs import LOCAL
 
 

@@ -12,7 +12,7 @@ marked ``(Moldau default)`` in their documentation:
   ``server.properties``; with Kafka's 3 the internal topics could not be created on one node.
 
 Configs that Kafka defines but that would be meaningless here are not listed, and loading them
-is an error (see ``UNSUPPORTED`` in :mod:`moldau.config.broker`). A few are accepted and
+is an error (see ``UNSUPPORTED`` in :mod:`moldau.config.broker_resolve`). A few are accepted and
 documented as unused so that a typical ``server.properties`` still loads.
 """
 
