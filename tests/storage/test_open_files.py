@@ -109,15 +109,21 @@ def test_a_log_with_more_files_than_the_cache_holds(new_log, fs):
     assert not files._open
 
 
-def test_an_evicted_index_writes_its_queued_entries(new_log, fs):
-    """Index entries wait in memory for a flush; a cache that closes the file first writes
-    them, so the entries loaded again are the same ones."""
+def _five_indexed_batches(new_log, fs):
+    """A log on a small open-file cache, with five one-record batches, every batch but the
+    first indexed; returns the cache, the log and its offset index."""
     files = OpenFiles(fs, MIN_CAPACITY)
     plog = new_log(LogConfig(index_interval_bytes=0))
     plog.segments.use_files(files)
     for _ in range(5):
         append(plog, make_batch(1))
-    index = plog.segments.active.offset_index
+    return files, plog, plog.segments.active.offset_index
+
+
+def test_an_evicted_index_writes_its_queued_entries(new_log, fs):
+    """Index entries wait in memory for a flush; a cache that closes the file first writes
+    them, so the entries loaded again are the same ones."""
+    files, plog, index = _five_indexed_batches(new_log, fs)
     assert len(index) == 4  # every batch but the first is indexed
     before = [index.lookup(o) for o in range(5)]
     assert os.path.getsize(index.path) == 0  # queued, not written
@@ -128,12 +134,7 @@ def test_an_evicted_index_writes_its_queued_entries(new_log, fs):
 
 
 def test_an_evicted_index_that_cannot_write_is_only_sparser(new_log, fs, caplog):
-    files = OpenFiles(fs, MIN_CAPACITY)
-    plog = new_log(LogConfig(index_interval_bytes=0))
-    plog.segments.use_files(files)
-    for _ in range(5):
-        append(plog, make_batch(1))
-    index = plog.segments.active.offset_index
+    files, plog, index = _five_indexed_batches(new_log, fs)
     fs.fail_write = lambda path: path.endswith(".index")
     files.close_all()  # the queued entries cannot be written: logged, nothing raised
     assert any("Could not write 4 index entries" in r.message for r in caplog.records)
