@@ -62,7 +62,7 @@ def rows(results: dict[str, Any]) -> list[list[str]]:
                 ok = m / t >= target["value"]
             elif target["kind"] == "max":
                 ok = m <= target["value"]
-        met = _met(ok)
+        met = _met(ok) if target else "(for reference)"
         if client_bound(w):
             met += " (client-bound)"
         out.append(

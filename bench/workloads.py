@@ -127,6 +127,26 @@ def workloads(seconds: float, partition_points: list[int], connection_points: li
             "p99_ms",
             Target("max", 5.0),
         ),
+        Workload(
+            "produce-1k-lz4",
+            "produce 1 KiB, lz4, acks=1, linger 5 ms, 1 partition",
+            "produce",
+            _produce(
+                seconds, KIB, "--acks", "1", "--linger-ms", "5", "--partitions", "1", "--compression", "lz4"
+            ),
+            "mb_per_s",
+            None,
+        ),
+        Workload(
+            "produce-100b-zstd",
+            "produce 100 B, zstd, acks=1, linger 5 ms, 1 partition",
+            "produce",
+            _produce(
+                seconds, 100, "--acks", "1", "--linger-ms", "5", "--partitions", "1", "--compression", "zstd"
+            ),
+            "records_per_s",
+            None,
+        ),
     ]
     scaling = []
     for n, p in enumerate(partition_points):

@@ -330,12 +330,33 @@ def test_timestamp_error_outranks_key_error() -> None:
 
 def test_uncompressed_batch_is_not_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("records decoded on the uncompressed path")
+        raise AssertionError("records walked on the uncompressed path")
 
-    monkeypatch.setattr(validate_module, "decode_records", refuse)
+    monkeypatch.setattr(validate_module, "records_section", refuse)
     assert check(build_batch(ROWS))
     with pytest.raises(AssertionError):
         check(build_batch(ROWS, compression=Compression.GZIP))
+
+
+def test_records_are_decoded_only_for_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compressed batch that passes is walked without building records; one that fails is
+    decoded for its per-record messages."""
+    decoded: list[int] = []
+    real = validate_module.decode_section
+
+    def counting(section: Any, h: Any) -> Any:
+        decoded.append(h.records_count)
+        return real(section, h)
+
+    monkeypatch.setattr(validate_module, "decode_section", counting)
+    assert check(build_batch(ROWS, compression=Compression.LZ4))
+    assert decoded == []
+    keyless = [(None, value, headers, ts) for _, value, headers, ts in ROWS]
+    with pytest.raises(RecordValidationError) as e:
+        check(build_batch(keyless, compression=Compression.LZ4), compacted=True)
+    assert decoded == [len(ROWS)]
+    assert e.value.code == ErrorCode.INVALID_RECORD
+    assert [i for i, _ in e.value.record_errors] == list(range(len(ROWS)))
 
 
 def test_unknown_timestamp_type() -> None:

@@ -98,9 +98,23 @@ def decode_records(
     h = parse_header(mv, 0)
     if h.size > len(mv):
         raise CorruptBatchError(f"record batch truncated: header says {h.size} bytes, have {len(mv)}")
-    section: bytes | memoryview = mv[HEADER_SIZE : h.size]
+    return decode_section(records_section(mv, h, max_decompressed_size=max_decompressed_size), h)
+
+
+def records_section(
+    batch: memoryview, h: BatchHeader, *, max_decompressed_size: int = DEFAULT_MAX_DECOMPRESSED_SIZE
+) -> bytes | memoryview:
+    """The records of the batch ``h`` at the start of ``batch``, inflated if compressed (then
+    with the errors of ``compression.decompress``)."""
+    section = batch[HEADER_SIZE : h.size]
     if h.compression:
-        section = decompress(h.compression, section, max_size=max_decompressed_size)
+        return decompress(h.compression, section, max_size=max_decompressed_size)
+    return section
+
+
+def decode_section(section: bytes | memoryview, h: BatchHeader) -> list[Record]:
+    """The records of ``section`` (see ``records_section``), strictly framed as
+    ``decode_records`` describes; ``CorruptBatchError`` if they are not."""
     try:
         return _decode_section(section, h)
     except DecodeError as e:

@@ -1,0 +1,161 @@
+"""A fast yes/no check of a records section, for the produce path.
+
+Validating a compressed batch (or any batch of a compacted topic) means walking its records:
+Kafka checks every record's framing, timestamp and, on compacted topics, its key.
+``records.decode_records`` does that walk by building a ``Record`` per record, which costs
+about 2.8 us a record; this module walks the same bytes without building anything, the way
+Kafka's broker skips over keys, values and headers, at a fraction of that.
+
+``section_ok`` only says whether a section passes. It accepts nothing that the full decode
+would reject, so a caller that gets False decodes the section the slow way for the exact
+error and the per-record messages, which are rare enough not to matter for speed.
+
+The varints are read inline where they fit in one byte (small lengths, counts and deltas)
+and through ``_varint`` otherwise; every read past the section raises ``IndexError``, which
+the walk turns into False.
+"""
+
+from __future__ import annotations
+
+from moldau.protocol.records.batch import NO_TIMESTAMP
+
+Section = bytes | memoryview
+
+
+def _varint(buf: Section, pos: int) -> tuple[int, int]:
+    """The zig-zag varint at ``pos`` of at least two bytes, and the position after it."""
+    result = 0
+    shift = 0
+    while True:
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return (result >> 1) ^ -(result & 1), pos
+        shift += 7
+        if shift > 63:
+            raise IndexError("varint too long")
+
+
+def section_ok(
+    buf: Section,
+    count: int,
+    *,
+    base_timestamp: int,
+    low: int | None,
+    high: int,
+    keys_required: bool,
+) -> bool:
+    """True if ``buf`` holds exactly ``count`` well-formed records, each with a timestamp in
+    ``[low, high]`` (or no timestamp; ``low`` None skips the check) and, if
+    ``keys_required``, a key."""
+    try:
+        return _walk(buf, count, base_timestamp, low, high, keys_required)
+    except IndexError:
+        return False
+
+
+def _walk(
+    buf: Section, count: int, base_timestamp: int, low: int | None, high: int, keys_required: bool
+) -> bool:
+    pos = 0
+    end = len(buf)
+    for _ in range(count):
+        b = buf[pos]
+        if b < 0x80:
+            length = (b >> 1) ^ -(b & 1)
+            pos += 1
+        elif buf[pos + 1] < 0x80:
+            b = (b & 0x7F) | (buf[pos + 1] << 7)
+            length = (b >> 1) ^ -(b & 1)
+            pos += 2
+        else:
+            length, pos = _varint(buf, pos)
+        record_end = pos + length
+        if length <= 0 or record_end > end:
+            return False
+        pos += 1  # attributes
+        b = buf[pos]
+        if b < 0x80:
+            delta = (b >> 1) ^ -(b & 1)
+            pos += 1
+        elif buf[pos + 1] < 0x80:
+            b = (b & 0x7F) | (buf[pos + 1] << 7)
+            delta = (b >> 1) ^ -(b & 1)
+            pos += 2
+        else:
+            delta, pos = _varint(buf, pos)
+        if low is not None:
+            timestamp = base_timestamp + delta
+            if (timestamp < low or timestamp > high) and timestamp != NO_TIMESTAMP:
+                return False
+        if buf[pos] < 0x80:  # offset delta: its value is not checked
+            pos += 1
+        elif buf[pos + 1] < 0x80:
+            pos += 2
+        else:
+            pos = _varint(buf, pos)[1]
+        # key, value
+        b = buf[pos]
+        if b < 0x80:
+            n = (b >> 1) ^ -(b & 1)
+            pos += 1
+        elif buf[pos + 1] < 0x80:
+            b = (b & 0x7F) | (buf[pos + 1] << 7)
+            n = (b >> 1) ^ -(b & 1)
+            pos += 2
+        else:
+            n, pos = _varint(buf, pos)
+        if n >= 0:
+            pos += n
+        elif n != -1 or keys_required:
+            return False
+        b = buf[pos]
+        if b < 0x80:
+            n = (b >> 1) ^ -(b & 1)
+            pos += 1
+        elif buf[pos + 1] < 0x80:
+            b = (b & 0x7F) | (buf[pos + 1] << 7)
+            n = (b >> 1) ^ -(b & 1)
+            pos += 2
+        else:
+            n, pos = _varint(buf, pos)
+        if n >= 0:
+            pos += n
+        elif n != -1:
+            return False
+        # headers
+        b = buf[pos]
+        if b == 0:
+            pos += 1
+        else:
+            if b < 0x80:
+                headers = (b >> 1) ^ -(b & 1)
+                pos += 1
+            else:
+                headers, pos = _varint(buf, pos)
+            if headers < 0:
+                return False
+            for _ in range(headers):
+                n, pos = _varint1(buf, pos)
+                if n < 0:
+                    return False
+                pos += n
+                n, pos = _varint1(buf, pos)
+                if n >= 0:
+                    pos += n
+                elif n != -1:
+                    return False
+                if pos > record_end:
+                    return False
+        if pos != record_end:
+            return False
+    return pos == end
+
+
+def _varint1(buf: Section, pos: int) -> tuple[int, int]:
+    """The zig-zag varint at ``pos``, of any length, and the position after it."""
+    b = buf[pos]
+    if b < 0x80:
+        return (b >> 1) ^ -(b & 1), pos + 1
+    return _varint(buf, pos)

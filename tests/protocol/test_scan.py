@@ -1,0 +1,122 @@
+"""``scan.section_ok`` answers exactly as decoding the section record by record and checking
+each record would: for well-formed sections of every shape, and for sections damaged at random
+(bytes changed, cut short, lengthened), which is where a walk that skips over bytes could go
+astray."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from moldau.protocol.records.batch import (
+    HEADER_SIZE,
+    NO_TIMESTAMP,
+    BatchHeader,
+    CorruptBatchError,
+    parse_header,
+)
+from moldau.protocol.records.records import build_batch, decode_section
+from moldau.protocol.records.scan import section_ok
+
+T0 = 1_700_000_000_000
+LOW, HIGH = T0 - 1_000, T0 + 1_000
+
+
+def section_of(rows: list[Any]) -> tuple[bytes, BatchHeader]:
+    batch = build_batch(rows, base_timestamp=T0 if rows else None)
+    return batch[HEADER_SIZE:], parse_header(batch)
+
+
+def decoded_ok(section: bytes, count: int, h: BatchHeader, low: int | None, keys_required: bool) -> bool:
+    """What ``section_ok`` must answer, the slow way."""
+    try:
+        records = decode_section(section, dataclasses.replace(h, records_count=count))
+    except CorruptBatchError:
+        return False
+    for r in records:
+        if keys_required and r.key is None:
+            return False
+        if low is not None and r.timestamp != NO_TIMESTAMP and not low <= r.timestamp <= HIGH:
+            return False
+    return True
+
+
+def fast(section: bytes, count: int, low: int | None = LOW, keys_required: bool = False) -> bool:
+    return section_ok(section, count, base_timestamp=T0, low=low, high=HIGH, keys_required=keys_required)
+
+
+def test_shapes_that_pass() -> None:
+    rows = [
+        (b"k", b"v", [], T0),
+        (None, b"v", [], T0 - 500),  # negative timestamp delta
+        (b"k", None, [], T0 + 500),
+        (b"", b"", [("", b"")], T0),
+        (b"k", b"v" * 70_000, [("h1", None), ("h2", b"x" * 300)], T0),  # three-byte lengths
+    ]
+    rows += [(b"k%d" % i, b"x" * 100, [], T0 + i % 900) for i in range(20_000)]  # three-byte offset deltas
+    section, h = section_of(rows)
+    assert fast(section, h.records_count)
+    assert fast(memoryview(section), h.records_count)
+    assert not fast(section, h.records_count, keys_required=True)  # one key is null
+    assert fast(section[: -len(section) // 2], h.records_count) is False
+
+
+def test_each_rule() -> None:
+    section, h = section_of([(b"k", b"v", [("h", b"x")], T0)])
+    n = h.records_count
+    assert fast(section, n)
+    assert not fast(section, n + 1)  # fewer records than declared
+    assert not fast(section + b"\x00", n)  # bytes after the last record
+    assert not fast(section[:-1], n)
+    assert not fast(section, n, low=T0 + 1)  # timestamp before the accepted range
+    assert fast(section, n, low=None)  # LogAppendTime topics do not check it
+    late, h = section_of([(b"k", b"v", [], T0 + 5_000)])
+    assert not fast(late, 1)
+    untimed = build_batch([(b"k", b"v", [], None)])
+    assert fast(untimed[HEADER_SIZE:], 1)  # no timestamp passes
+    assert not fast(b"", 1)
+    assert fast(b"", 0)
+
+
+row = st.tuples(
+    st.one_of(st.none(), st.binary(max_size=200)),
+    st.one_of(st.none(), st.binary(max_size=300)),
+    st.lists(st.tuples(st.text(max_size=5), st.one_of(st.none(), st.binary(max_size=20))), max_size=3),
+    st.integers(min_value=T0 - 1_500, max_value=T0 + 1_500),
+)
+damage = st.one_of(
+    st.tuples(st.just("set"), st.integers(min_value=0), st.integers(min_value=0, max_value=255)),
+    st.tuples(st.just("cut"), st.integers(min_value=0), st.just(0)),
+    st.tuples(st.just("add"), st.integers(min_value=0), st.integers(min_value=0, max_value=255)),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    rows=st.lists(row, min_size=1, max_size=8),
+    damages=st.lists(damage, max_size=3),
+    count_offset=st.sampled_from([0, 0, 0, -1, 1]),
+    check_timestamps=st.booleans(),
+    keys_required=st.booleans(),
+)
+def test_agrees_with_decoding(
+    rows: list[Any], damages: list[Any], count_offset: int, check_timestamps: bool, keys_required: bool
+) -> None:
+    section, h = section_of(rows)
+    data = bytearray(section)
+    for kind, where, value in damages:
+        pos = where % (len(data) + 1)
+        if kind == "set" and pos < len(data):
+            data[pos] = value
+        elif kind == "cut":
+            del data[pos:]
+        elif kind == "add":
+            data.insert(pos, value)
+    count = h.records_count + count_offset
+    low = LOW if check_timestamps else None
+    expected = decoded_ok(bytes(data), count, h, low, keys_required)
+    event(f"passes: {expected}")
+    assert fast(bytes(data), count, low, keys_required) is expected
