@@ -18,7 +18,7 @@ positioned writes).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 LONG_MAX = (1 << 63) - 1
 
@@ -51,6 +51,12 @@ class LogConfig:
     min_cleanable_dirty_ratio: float = 0.5
     min_compaction_lag_ms: int = 0
     max_compaction_lag_ms: int = LONG_MAX
+    # Worked out from cleanup_policy once: the produce path reads ``compact`` per request.
+    compact: bool = field(init=False, compare=False, repr=False)
+    """``cleanup.policy`` includes ``compact``: the cleaner keeps the latest record per key,
+    and produce refuses records without a key."""
+    delete: bool = field(init=False, compare=False, repr=False)
+    """``cleanup.policy`` includes ``delete``: retention by time and size applies."""
 
     def __post_init__(self) -> None:
         for name in ("segment_bytes", "segment_ms", "segment_index_bytes", "max_message_bytes"):
@@ -80,26 +86,15 @@ class LogConfig:
             raise ValueError("max.compaction.lag.ms must be positive")
         if not 0 <= self.min_cleanable_dirty_ratio <= 1:
             raise ValueError("min.cleanable.dirty.ratio must be between 0 and 1")
-        if any(p not in _CLEANUP_POLICIES for p in self._policies):
+        policies = [p.strip() for p in self.cleanup_policy.split(",") if p.strip()]
+        if any(p not in _CLEANUP_POLICIES for p in policies):
             raise ValueError("cleanup.policy must be a list of delete and/or compact")
-
-    @property
-    def _policies(self) -> list[str]:
-        return [p.strip() for p in self.cleanup_policy.split(",") if p.strip()]
+        object.__setattr__(self, "compact", "compact" in policies)
+        object.__setattr__(self, "delete", "delete" in policies)
 
     @property
     def log_append_time(self) -> bool:
         return self.message_timestamp_type == LOG_APPEND_TIME
-
-    @property
-    def compact(self) -> bool:
-        """``cleanup.policy`` includes ``compact``: the cleaner keeps the latest record per key."""
-        return "compact" in self._policies
-
-    @property
-    def delete(self) -> bool:
-        """``cleanup.policy`` includes ``delete``: retention by time and size applies."""
-        return "delete" in self._policies
 
 
 def _kafka_name(field_name: str) -> str:

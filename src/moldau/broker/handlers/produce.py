@@ -2,11 +2,13 @@
 sees v0) and answered UNSUPPORTED_VERSION, as Kafka 4 does.
 
 acks 0 (no response), 1 and -1 (all: on a single node the leader is the whole ISR, so the
-append is the commit). Batches stay opaque: the validator reads headers and CRCs, the log
+append is the commit). Batches stay opaque: the validator reads headers and CRCs (and walks
+the records of compressed batches and of compacted topics, whose records need keys), the log
 assigns offsets in place (and its producer state answers a retried duplicate with the original
 offsets). A transactional batch must belong to a partition of its producer's ongoing
 transaction (KIP-890 part 1), so a late write cannot land in a later transaction. Waiting
-fetches hear about every append.
+fetches hear about every append. A batch refused for some of its records names them in
+``record_errors`` (v8+, KIP-467).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from moldau.broker.router import NO_RESPONSE
 from moldau.protocol.errors import ErrorCode, KafkaError
 from moldau.protocol.messages.produce import (
     PRODUCE,
+    BatchIndexAndErrorMessage,
     PartitionProduceData,
     PartitionProduceResponse,
     ProduceRequest,
@@ -24,7 +27,7 @@ from moldau.protocol.messages.produce import (
     TopicProduceResponse,
 )
 from moldau.protocol.records.batch import BatchHeader
-from moldau.protocol.records.validate import validate_produce
+from moldau.protocol.records.validate import RecordValidationError, validate_produce
 
 API = PRODUCE
 
@@ -69,6 +72,8 @@ def _append(
         config = plog.config
         headers = validate_produce(
             data.records,
+            compacted=config.compact,
+            api_version=ctx.version,
             max_message_bytes=config.max_message_bytes,
             timestamp_type=config.message_timestamp_type,
             timestamp_before_max_ms=config.message_timestamp_before_max_ms,
@@ -87,6 +92,17 @@ def _append(
             leader_epoch=broker.leader_epoch(topic, partition),
             now_ms=now,
             log_append_time=config.message_timestamp_type == "LogAppendTime",
+        )
+    except RecordValidationError as e:
+        return PartitionProduceResponse(
+            index=partition,
+            error_code=e.code,
+            base_offset=-1,
+            error_message=e.message,
+            record_errors=[
+                BatchIndexAndErrorMessage(batch_index=i, batch_index_error_message=m)
+                for i, m in e.record_errors
+            ],
         )
     except Exception as e:
         code, message = error_of(e, f"Produce to {topic}-{partition}")
