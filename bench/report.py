@@ -287,6 +287,9 @@ engine). This page is written by `make bench`; the numbers below are from its la
 - The machine may be shared with other work while the benchmark runs: compare numbers within
   one run (that is what the ratios do), not across runs.
 - MB is 2^20 bytes; byte rates count record values only.
+- The lz4 and zstd rows are for reference (no target): the records are the perf tool's
+  random capital letters, as in Kafka's perf tool, which lz4 hardly shrinks and zstd brings
+  to about two thirds. The broker inflates every compressed batch and checks each record.
 - `make bench` byte-compiles Moldau's source tree first (`make bytecode`), as installing a
   wheel with pip does. Without those caches, in an editable install where
   `PYTHONDONTWRITEBYTECODE` is set (as on the machine below), every start of the broker
