@@ -10,9 +10,10 @@ Kafka's broker skips over keys, values and headers, at a fraction of that.
 would reject, so a caller that gets False decodes the section the slow way for the exact
 error and the per-record messages, which are rare enough not to matter for speed.
 
-The varints are read inline where they fit in one byte (small lengths, counts and deltas)
-and through ``_varint`` otherwise; every read past the section raises ``IndexError``, which
-the walk turns into False.
+The varints are read inline where they fit in one or two bytes (lengths below 8 KiB, counts,
+deltas) and through ``_varint`` otherwise; the inline read is written out at each field, since
+a call per varint would cost the walk half its speed. Every read past the section raises
+``IndexError``, which the walk turns into False.
 """
 
 from __future__ import annotations
