@@ -32,7 +32,7 @@ from moldau.protocol.records.control import (
     parse_control_key,
     parse_end_txn_marker,
 )
-from moldau.protocol.records.records import Record, build_batch, decode_records
+from moldau.protocol.records.records import Record, build_batch, decode_records, with_codec
 
 T0 = 1_700_000_000_000
 
@@ -387,3 +387,44 @@ def test_property_round_trip(
     )
     _, kp_records = kafka_python_read(batch)
     assert [(r.key, r.value, r.headers, r.timestamp) for r in kp_records] == [tuple(row) for row in rows]
+
+
+# -- another codec: the form a topic's compression.type stores ----------------------------------
+
+
+@pytest.mark.parametrize("target", list(Compression))
+@pytest.mark.parametrize("source", list(Compression))
+def test_with_codec_keeps_records_and_header(source: Compression, target: Compression) -> None:
+    batch = build_batch(
+        ROWS, compression=source, producer_id=41, producer_epoch=2, base_sequence=7, transactional=True
+    )
+    h = parse_header(batch)
+    converted = with_codec(memoryview(batch), h, target)
+    c = parse_header(converted)
+    assert c.compression == target and crc_ok(converted, 0, c) and c.size == len(converted)
+    same = (
+        "base_timestamp",
+        "max_timestamp",
+        "producer_id",
+        "producer_epoch",
+        "base_sequence",
+        "records_count",
+    )
+    assert {f: getattr(c, f) for f in same} == {f: getattr(h, f) for f in same}
+    assert c.is_transactional and c.last_offset_delta == h.last_offset_delta
+    assert decode_records(converted) == decode_records(batch)
+    if target == Compression.SNAPPY:  # the Java clients' framing, as Kafka's broker writes it
+        assert converted[HEADER_SIZE : HEADER_SIZE + 8] == b"\x82SNAPPY\x00"
+    # kafka-python reads what the conversion wrote
+    _, kp_records = kafka_python_read(converted)
+    assert [(r.key, r.value) for r in kp_records] == [(k, v) for k, v, _, _ in ROWS]
+
+
+def test_with_codec_uses_the_level() -> None:
+    data = [(None, b"level " * 400, [], T0)] * 20
+    batch = build_batch(data)
+    h = parse_header(batch)
+    fast = with_codec(memoryview(batch), h, Compression.ZSTD, level=1)
+    small = with_codec(memoryview(batch), h, Compression.ZSTD, level=19)
+    assert len(small) <= len(fast) < len(batch)
+    assert decode_records(small) == decode_records(fast) == decode_records(batch)

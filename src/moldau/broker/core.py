@@ -60,6 +60,10 @@ def log_config_of(effective: dict[str, Any]) -> LogConfig:
         preallocate=effective["preallocate"],
         message_timestamp_before_max_ms=effective["message.timestamp.before.max.ms"],
         message_timestamp_after_max_ms=effective["message.timestamp.after.max.ms"],
+        compression_type=effective["compression.type"],
+        compression_gzip_level=effective["compression.gzip.level"],
+        compression_lz4_level=effective["compression.lz4.level"],
+        compression_zstd_level=effective["compression.zstd.level"],
         **{field: effective[name] for name, field in COMPACTION_SETTINGS.items()},
     )
 

@@ -11,7 +11,8 @@ instance, read from the next operation on.
 Retention (retention.py) acts on ``retention_ms``, ``retention_bytes`` and the ``delete``
 policy; the cleaner (cleaner.py) on the ``compact`` policy, ``min_cleanable_dirty_ratio``,
 ``min_compaction_lag_ms``, ``max_compaction_lag_ms`` and ``delete_retention_ms``; deleted
-segment files wait ``file_delete_delay_ms`` before removal (deletion.py). Not acted on:
+segment files wait ``file_delete_delay_ms`` before removal (deletion.py); produce stores
+batches with ``codec`` when ``compression.type`` names one. Not acted on:
 ``preallocate`` (segment files are never preallocated; see index.py for why that suits
 positioned writes).
 """
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from moldau.protocol.records.compression import Compression
+
 LONG_MAX = (1 << 63) - 1
 
 CREATE_TIME = "CreateTime"
@@ -27,6 +30,14 @@ LOG_APPEND_TIME = "LogAppendTime"
 
 _TIMESTAMP_TYPES = (CREATE_TIME, LOG_APPEND_TIME)
 _CLEANUP_POLICIES = ("delete", "compact")
+_CODECS: dict[str, int | None] = {
+    "producer": None,
+    "uncompressed": Compression.NONE,
+    "gzip": Compression.GZIP,
+    "snappy": Compression.SNAPPY,
+    "lz4": Compression.LZ4,
+    "zstd": Compression.ZSTD,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +62,20 @@ class LogConfig:
     min_cleanable_dirty_ratio: float = 0.5
     min_compaction_lag_ms: int = 0
     max_compaction_lag_ms: int = LONG_MAX
+    compression_type: str = "producer"
+    compression_gzip_level: int = -1
+    compression_lz4_level: int = 9
+    compression_zstd_level: int = 3
     # Worked out from cleanup_policy once: the produce path reads ``compact`` per request.
     compact: bool = field(init=False, compare=False, repr=False)
     """``cleanup.policy`` includes ``compact``: the cleaner keeps the latest record per key,
     and produce refuses records without a key."""
     delete: bool = field(init=False, compare=False, repr=False)
     """``cleanup.policy`` includes ``delete``: retention by time and size applies."""
+    codec: int | None = field(init=False, compare=False, repr=False)
+    """The codec batches are stored with (``compression.type``); None keeps the producer's."""
+    codec_level: int | None = field(init=False, compare=False, repr=False)
+    """The level of ``codec`` (``compression.<codec>.level``); None for the codec's default."""
 
     def __post_init__(self) -> None:
         for name in ("segment_bytes", "segment_ms", "segment_index_bytes", "max_message_bytes"):
@@ -91,6 +110,16 @@ class LogConfig:
             raise ValueError("cleanup.policy must be a list of delete and/or compact")
         object.__setattr__(self, "compact", "compact" in policies)
         object.__setattr__(self, "delete", "delete" in policies)
+        if self.compression_type not in _CODECS:
+            raise ValueError(f"compression.type must be one of {', '.join(_CODECS)}")
+        codec = _CODECS[self.compression_type]
+        levels: dict[int, int | None] = {
+            Compression.GZIP: None if self.compression_gzip_level == -1 else self.compression_gzip_level,
+            Compression.LZ4: self.compression_lz4_level,
+            Compression.ZSTD: self.compression_zstd_level,
+        }
+        object.__setattr__(self, "codec", codec)
+        object.__setattr__(self, "codec_level", None if codec is None else levels.get(codec))
 
     @property
     def log_append_time(self) -> bool:

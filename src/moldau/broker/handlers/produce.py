@@ -26,8 +26,10 @@ from moldau.protocol.messages.produce import (
     ProduceResponse,
     TopicProduceResponse,
 )
-from moldau.protocol.records.batch import BatchHeader
+from moldau.protocol.records.batch import BatchHeader, unpack_header
+from moldau.protocol.records.records import with_codec
 from moldau.protocol.records.validate import RecordValidationError, validate_produce
+from moldau.storage.config import LogConfig
 
 API = PRODUCE
 
@@ -60,6 +62,20 @@ def _verify_transaction(
         raise KafkaError(code, f"{topic}-{partition} is not part of the ongoing transaction of {txn_id}")
 
 
+def _converted(records: memoryview, h: BatchHeader, config: LogConfig) -> bytearray:
+    """The batch stored with the topic's ``compression.type`` codec instead of the producer's;
+    MESSAGE_TOO_LARGE if it then exceeds ``max.message.bytes``, as in Kafka."""
+    assert config.codec is not None
+    buf = bytearray(with_codec(records, h, config.codec, level=config.codec_level))
+    if len(buf) > config.max_message_bytes:
+        raise KafkaError(
+            ErrorCode.MESSAGE_TOO_LARGE,
+            f"record batch of {len(buf)} bytes after compression.type {config.compression_type} "
+            f"exceeds max.message.bytes {config.max_message_bytes}",
+        )
+    return buf
+
+
 def _append(
     ctx: RequestContext, txn_id: str | None, topic: str, data: PartitionProduceData, now: int
 ) -> PartitionProduceResponse:
@@ -83,9 +99,16 @@ def _append(
         if headers[0][1].is_transactional:
             _verify_transaction(ctx, txn_id, topic, partition, headers[0][1])
         records = data.records
+        buf: bytearray | memoryview
+        if config.codec is not None and config.codec != headers[0][1].compression:
+            buf = _converted(memoryview(records), headers[0][1], config)
+            headers = [(0, unpack_header(buf))]
         # Offsets are assigned in place: in the request's own frame buffer when the codec
         # decoded a writable view of it, otherwise in a copy.
-        buf = records if isinstance(records, memoryview) and not records.readonly else bytearray(records)
+        elif isinstance(records, memoryview) and not records.readonly:
+            buf = records
+        else:
+            buf = bytearray(records)
         info = plog.append(
             buf,
             headers,

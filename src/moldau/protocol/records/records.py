@@ -31,11 +31,13 @@ survives a decode/build round trip byte for byte instead of failing or being alt
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from moldau.protocol.primitives import DecodeError, Reader, encode_varint
 from moldau.protocol.records.batch import (
+    COMPRESSION_MASK,
     CONTROL_BIT,
     HEADER_SIZE,
     NO_PRODUCER_ID,
@@ -110,6 +112,24 @@ def records_section(
     if h.compression:
         return decompress(h.compression, section, max_size=max_decompressed_size)
     return section
+
+
+def with_codec(
+    batch: memoryview,
+    h: BatchHeader,
+    codec: int,
+    *,
+    level: int | None = None,
+    max_decompressed_size: int = DEFAULT_MAX_DECOMPRESSED_SIZE,
+) -> bytes:
+    """The batch ``h`` at the start of ``batch`` with its records stored with ``codec``: the
+    section is inflated and compressed again, the records themselves (and their offset and
+    timestamp deltas) unchanged; the header keeps every field but its codec bits, length and
+    CRC. Snappy is written in the xerial framing, as the Java clients and Kafka's broker write
+    it."""
+    section = records_section(batch, h, max_decompressed_size=max_decompressed_size)
+    converted = dataclasses.replace(h, attributes=(h.attributes & ~COMPRESSION_MASK) | codec)
+    return encode_batch(converted, compress(codec, section, level=level, xerial=True))
 
 
 def decode_section(section: bytes | memoryview, h: BatchHeader) -> list[Record]:
