@@ -26,18 +26,12 @@ from moldau.client.connection import ClientConnection
 from moldau.protocol.errors import ErrorCode
 from moldau.protocol.messages.fetch import FETCH, FetchPartition, FetchRequest, FetchTopic, PartitionData
 from moldau.protocol.messages.init_producer_id import INIT_PRODUCER_ID, InitProducerIdRequest
-from moldau.protocol.messages.produce import (
-    PRODUCE,
-    PartitionProduceData,
-    PartitionProduceResponse,
-    ProduceRequest,
-    TopicProduceData,
-)
 from moldau.protocol.records.batch import BatchHeader, iter_headers
 from moldau.protocol.records.records import build_batch, decode_records
 from tests.conftest import BrokerProcess
 
 from .clients import create_topic
+from .internal_client import produce
 
 T = TypeVar("T")
 
@@ -74,26 +68,6 @@ async def init_producer_id(conn: ClientConnection) -> Producer:
     assert resp.error_code == ErrorCode.NONE, f"InitProducerId failed: {ErrorCode(resp.error_code).name}"
     assert resp.producer_id >= 0 and resp.producer_epoch >= 0, resp
     return Producer(resp.producer_id, resp.producer_epoch)
-
-
-async def produce(
-    conn: ClientConnection, topic: str, records: bytes, partition: int = 0
-) -> PartitionProduceResponse:
-    resp = await conn.request(
-        PRODUCE,
-        ProduceRequest(
-            acks=-1,
-            timeout_ms=10000,
-            topic_data=[
-                TopicProduceData(
-                    name=topic, partition_data=[PartitionProduceData(index=partition, records=records)]
-                )
-            ],
-        ),
-    )
-    [topic_resp] = resp.responses
-    [part] = topic_resp.partition_responses
-    return part
 
 
 async def produce_ok(conn: ClientConnection, topic: str, records: bytes) -> int:

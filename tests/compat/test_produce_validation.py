@@ -20,38 +20,20 @@ import confluent_kafka
 from moldau.client.connection import ClientConnection
 from moldau.protocol.errors import ErrorCode
 from moldau.protocol.messages.produce import (
-    PRODUCE,
-    PartitionProduceData,
     PartitionProduceResponse,
-    ProduceRequest,
-    TopicProduceData,
 )
 from moldau.protocol.records.compression import Compression
 from moldau.protocol.records.records import build_batch
 from tests.conftest import BrokerProcess
 
+from . import internal_client
 from .clients import Ack, Out, confluent_consume, confluent_produce, confluent_send, create_topic
 
 
 def produce(broker: BrokerProcess, topic: str, batch: bytes, version: int) -> PartitionProduceResponse:
     async def scenario() -> PartitionProduceResponse:
         async with await ClientConnection.open("127.0.0.1", broker.port) as conn:
-            resp = await conn.request(
-                PRODUCE,
-                ProduceRequest(
-                    acks=-1,
-                    timeout_ms=10000,
-                    topic_data=[
-                        TopicProduceData(
-                            name=topic, partition_data=[PartitionProduceData(index=0, records=batch)]
-                        )
-                    ],
-                ),
-                version=version,
-            )
-        [topic_resp] = resp.responses
-        [part] = topic_resp.partition_responses
-        return part
+            return await internal_client.produce(conn, topic, batch, version=version)
 
     return asyncio.run(asyncio.wait_for(scenario(), 30))
 

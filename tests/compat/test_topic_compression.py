@@ -13,13 +13,13 @@ from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
 
 from moldau.client.connection import ClientConnection
 from moldau.protocol.errors import ErrorCode
-from moldau.protocol.messages.produce import PRODUCE, PartitionProduceData, ProduceRequest, TopicProduceData
 from moldau.protocol.records.batch import BatchHeader, iter_headers
 from moldau.protocol.records.compression import Compression
 from moldau.protocol.records.records import build_batch
 from tests.conftest import BrokerFactory, BrokerProcess
 
 from .clients import Out, admin, confluent_consume, confluent_produce, create_topic, kp_consume, kp_produce
+from .internal_client import produce
 
 RECORDS = [Out(b"value %d " % i * 40, key=b"k%d" % i) for i in range(50)]
 
@@ -84,20 +84,7 @@ def test_batch_too_large_once_stored_uncompressed(shared_broker: BrokerProcess, 
         async with await ClientConnection.open("127.0.0.1", shared_broker.port) as conn:
             codes = []
             for records in (batch, build_batch([(None, b"fits", [], now)], compression=Compression.GZIP)):
-                resp = await conn.request(
-                    PRODUCE,
-                    ProduceRequest(
-                        acks=-1,
-                        timeout_ms=10000,
-                        topic_data=[
-                            TopicProduceData(
-                                name=topic_name,
-                                partition_data=[PartitionProduceData(index=0, records=records)],
-                            )
-                        ],
-                    ),
-                )
-                part = resp.responses[0].partition_responses[0]
+                part = await produce(conn, topic_name, records)
                 codes.append((part.error_code, part.base_offset))
             return codes[0], codes[1]
 
