@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
@@ -14,7 +15,13 @@ import pytest
 from moldau.protocol.records.batch import DELETE_HORIZON_BIT, iter_headers
 from moldau.protocol.records.compression import Compression
 from moldau.protocol.records.control import ControlType, build_end_txn_marker
-from moldau.storage.cleaner import CLEANER_OFFSET_CHECKPOINT, CleanerConfig, InlineExecutor, LogCleaner
+from moldau.storage.cleaner import (
+    CLEANER_OFFSET_CHECKPOINT,
+    CLEANING_SWITCH_INTERVAL,
+    CleanerConfig,
+    InlineExecutor,
+    LogCleaner,
+)
 from moldau.storage.config import LogConfig
 from moldau.storage.log import PartitionLog
 from moldau.storage.manager import LogManager
@@ -330,6 +337,32 @@ def test_a_job_whose_log_changed_is_discarded(new_log, cleaner_for, clock):
     assert not cleaner.busy
     assert contents(plog) == [(1, "a", "2")]
     assert Path(plog.dir).parent.joinpath(CLEANER_OFFSET_CHECKPOINT).read_text() == "0\n1\norders 0 2\n"
+
+
+def test_the_switch_interval_is_short_while_a_job_runs(new_log, cleaner_for, clock):
+    """A worker holding the interpreter lock delays the event loop by up to the switch interval
+    at each of its system calls; while a job runs the interval is short, then it is restored."""
+    plog = new_log(COMPACT)
+    put(plog, ("a", "1"), roll=True)
+    put(plog, ("a", "2"), roll=True)
+    executor = DeferredExecutor()
+    cleaner = cleaner_for(plog, executor=executor)
+    before = sys.getswitchinterval()
+    assert before > CLEANING_SWITCH_INTERVAL
+    cleaner.run(clock.time_ms())
+    assert cleaner.busy and sys.getswitchinterval() == pytest.approx(CLEANING_SWITCH_INTERVAL)
+    executor.run_all()
+    cleaner.run(clock.time_ms())
+    assert not cleaner.busy and sys.getswitchinterval() == before
+    put(plog, ("a", "3"), roll=True)
+    put(plog, ("a", "4"), roll=True)
+    executor = DeferredExecutor()
+    cleaner = cleaner_for(plog, executor=executor)
+    cleaner.run(clock.time_ms())
+    assert cleaner.busy and sys.getswitchinterval() == pytest.approx(CLEANING_SWITCH_INTERVAL)
+    executor.run_all()
+    cleaner.shutdown()  # a job shut down before it was collected: the interval comes back too
+    assert sys.getswitchinterval() == before
 
 
 def test_real_worker_threads(new_log, cleaner_for, clock):
