@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +15,9 @@ import pytest
 from moldau.protocol.records.batch import DELETE_HORIZON_BIT, iter_headers
 from moldau.protocol.records.compression import Compression
 from moldau.protocol.records.control import ControlType, build_end_txn_marker
+from moldau.storage.clean_job import cleaned_paths
 from moldau.storage.cleaner import (
     CLEANER_OFFSET_CHECKPOINT,
-    CLEANING_SWITCH_INTERVAL,
     CleanerConfig,
     InlineExecutor,
     LogCleaner,
@@ -25,6 +25,7 @@ from moldau.storage.cleaner import (
 from moldau.storage.config import LogConfig
 from moldau.storage.log import PartitionLog
 from moldau.storage.manager import LogManager
+from moldau.storage.worker_processes import WorkerProcesses
 
 from .helpers import START_MS, TOPIC_ID, append, keyed_batch, read_all
 
@@ -339,32 +340,6 @@ def test_a_job_whose_log_changed_is_discarded(new_log, cleaner_for, clock):
     assert Path(plog.dir).parent.joinpath(CLEANER_OFFSET_CHECKPOINT).read_text() == "0\n1\norders 0 2\n"
 
 
-def test_the_switch_interval_is_short_while_a_job_runs(new_log, cleaner_for, clock):
-    """A worker holding the interpreter lock delays the event loop by up to the switch interval
-    at each of its system calls; while a job runs the interval is short, then it is restored."""
-    plog = new_log(COMPACT)
-    put(plog, ("a", "1"), roll=True)
-    put(plog, ("a", "2"), roll=True)
-    executor = DeferredExecutor()
-    cleaner = cleaner_for(plog, executor=executor)
-    before = sys.getswitchinterval()
-    assert before > CLEANING_SWITCH_INTERVAL
-    cleaner.run(clock.time_ms())
-    assert cleaner.busy and sys.getswitchinterval() == pytest.approx(CLEANING_SWITCH_INTERVAL)
-    executor.run_all()
-    cleaner.run(clock.time_ms())
-    assert not cleaner.busy and sys.getswitchinterval() == before
-    put(plog, ("a", "3"), roll=True)
-    put(plog, ("a", "4"), roll=True)
-    executor = DeferredExecutor()
-    cleaner = cleaner_for(plog, executor=executor)
-    cleaner.run(clock.time_ms())
-    assert cleaner.busy and sys.getswitchinterval() == pytest.approx(CLEANING_SWITCH_INTERVAL)
-    executor.run_all()
-    cleaner.shutdown()  # a job shut down before it was collected: the interval comes back too
-    assert sys.getswitchinterval() == before
-
-
 def test_real_worker_threads(new_log, cleaner_for, clock):
     from concurrent.futures import ThreadPoolExecutor
 
@@ -381,6 +356,41 @@ def test_real_worker_threads(new_log, cleaner_for, clock):
     assert completed == 1
     assert latest(plog) == {f"k{i}": str(25 + i) for i in range(5)}
     cleaner.shutdown()
+
+
+def test_worker_processes(new_log, cleaner_for, clock):
+    """The default workers: the job crosses to another process and its outcome comes back."""
+    plog = new_log(COMPACT)
+    for i in range(30):
+        put(plog, (f"k{i % 5}", str(i)), roll=i % 4 == 3)
+    plog.roll()
+    cleaner = cleaner_for(plog, executor=WorkerProcesses(1))
+    completed = cleaner.run(clock.time_ms())
+    deadline = time.monotonic() + 60
+    while not completed and time.monotonic() < deadline:
+        time.sleep(0.02)
+        completed = cleaner.run(clock.time_ms())
+    assert completed == 1
+    assert latest(plog) == {f"k{i}": str(25 + i) for i in range(5)}
+    assert not [n for n in os.listdir(plog.dir) if n.endswith(".cleaned")]
+    cleaner.shutdown()
+
+
+def test_shutdown_removes_what_an_ended_worker_wrote(new_log, cleaner_for, clock):
+    plog = new_log(COMPACT)
+    put(plog, ("a", "1"), roll=True)
+    put(plog, ("a", "2"), roll=True)
+    executor = DeferredExecutor()
+    cleaner = cleaner_for(plog, executor=executor)
+    cleaner.run(clock.time_ms())
+    [(future, _, (job, _))] = executor.pending
+    partial = cleaned_paths(job.directory, job.segments[0].base_offset)
+    for path in partial:  # what a worker process ended mid-way leaves behind
+        Path(path).write_bytes(b"partial")
+    future.set_exception(BrokenProcessPool("worker ended"))
+    cleaner.shutdown()
+    assert not any(Path(path).exists() for path in partial)
+    assert contents(plog) == [(0, "a", "1"), (1, "a", "2")]
 
 
 def test_manager_runs_the_cleaner_and_stops_it_at_shutdown(tmp_path, clock, fs):

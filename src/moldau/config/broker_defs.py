@@ -226,7 +226,8 @@ BROKER_CONFIGS: dict[str, ConfigDef] = index(
                   "Run the log cleaner, which compacts topics with cleanup.policy=compact "
                   "(including __consumer_offsets).", _M),
         ConfigDef("log.cleaner.threads", T.INT, 1, AtLeast(0),
-                  "Number of cleaner workers.", _M),
+                  "Number of cleaner workers; in Moldau they are processes, which keeps "
+                  "compaction's work off the interpreter that serves requests.", _M),
         ConfigDef("log.cleaner.backoff.ms", T.LONG, 15000, AtLeast(0),
                   "Pause of the cleaner when no log needs cleaning.", _M),
         ConfigDef("log.cleaner.dedupe.buffer.size", T.LONG, 128 * 1024 * 1024, None,

@@ -1,16 +1,17 @@
-"""One cleaning pass over one log, as run on the cleaner's worker thread.
+"""One cleaning pass over one log, as run by the cleaner's worker process (or thread).
 
 Ownership: a ``CleanJob`` is an immutable snapshot taken on the event loop (cleaner.py): the
-partition directory, the non-active segments to read as ``(base offset, size, descriptor)``
-with descriptors opened for this job alone, the offsets that bound the pass, the topic's
-``LogConfig`` (itself immutable) and the time. ``run_clean_job`` reads only those descriptors,
-only up to each snapshot size, and writes only new ``*.cleaned`` files that nothing else
-knows about; it never touches a ``PartitionLog``, a ``LogSegment`` of the log, or anything else
-the event loop owns. Non-active segment files do not change once rolled; should one be cut or
-deleted meanwhile (truncation, retention), the job reads its own descriptor's data, and the
-swap on the event loop (swap.py) sees that the log changed and discards the result. The job
-closes its descriptors when it ends; its output files become the event loop's when the job's
-result is handed over.
+partition directory, the non-active segments to read as ``(base offset, size, path)``, the
+offsets that bound the pass, the topic's ``LogConfig`` (itself immutable) and the time; it
+pickles, so a worker process can take it. ``run_clean_job`` opens those files when it starts,
+reads them only up to each snapshot size, and writes only new ``*.cleaned`` files that
+nothing else knows about; it never touches a ``PartitionLog``, a ``LogSegment`` of the log, or
+anything else the event loop owns. Non-active segment files do not change once rolled;
+should one be deleted before the job opens it (retention, the topic deleted), the job ends
+with ``CleaningAborted``; should one be cut or deleted after, the job reads what it opened,
+and the swap on the event loop (swap.py) sees that the log changed and discards the result.
+The job closes its files when it ends; its output files become the event loop's when the
+job's result is handed over.
 
 The pass, as Kafka's ``Cleaner.doClean``:
 
@@ -48,7 +49,8 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from moldau.protocol.records.batch import BatchHeader, parse_header
 from moldau.protocol.records.records import decode_records
@@ -79,8 +81,8 @@ class CleaningAborted(Exception):
 @dataclass(frozen=True, slots=True)
 class SourceSegment:
     base_offset: int
-    size: int
-    fd: int  # read-only, opened for this job; the job closes it
+    size: int  # at the snapshot: the job reads no further
+    path: str  # the job opens it when it starts; a file gone by then means the log changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,12 @@ class CleanJob:
     io_buffer_size: int
     aborted: tuple[AbortedTxn, ...] = ()  # the aborted transactions overlapping the segments
     abort: threading.Event = field(default_factory=threading.Event, compare=False)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled for a worker process without ``abort`` (an event does not cross processes;
+        a process worker is stopped by ending the process)."""
+        values = [getattr(self, f.name) for f in fields(self) if f.name != "abort"]
+        return (CleanJob, tuple(values))
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,24 +144,32 @@ def remove_cleaned(fs: FileSystem, directory: str, base_offset: int) -> None:
 
 
 def run_clean_job(job: CleanJob, fs: FileSystem) -> CleanOutcome:
-    """Run the pass (see the module docstring); closes the job's descriptors whatever
-    happens. Raises CleaningAborted when ``job.abort`` is set, and OSError / InvalidBatch /
-    CorruptBatchError / CompressionError as reading and writing do; either way no output file
-    is left behind."""
+    """Run the pass (see the module docstring) over the job's segments, opened here and closed
+    whatever happens. Raises CleaningAborted when ``job.abort`` is set or a segment file is
+    gone (the log changed since the snapshot: retention, deletion), and OSError /
+    InvalidBatch / CorruptBatchError / CompressionError as reading and writing do; either way
+    no output file is left behind."""
+    fds: dict[int, int] = {}
     try:
-        return _Pass(job, fs).run()
-    finally:
         for source in job.segments:
             try:
-                fs.close(source.fd)
+                fds[source.base_offset] = fs.open(source.path, read_only=True)
+            except FileNotFoundError:
+                raise CleaningAborted(f"{job.name}: {source.path} is gone") from None
+        return _Pass(job, fs, fds).run()
+    finally:
+        for fd in fds.values():
+            try:
+                fs.close(fd)
             except OSError:
-                log.exception("Could not close a segment descriptor of %s", job.name)
+                log.exception("Could not close a segment file of %s", job.name)
 
 
 class _Pass:
-    def __init__(self, job: CleanJob, fs: FileSystem) -> None:
+    def __init__(self, job: CleanJob, fs: FileSystem, fds: dict[int, int]) -> None:
         self.job = job
         self.fs = fs
+        self.fds = fds  # base offset -> descriptor of each source segment
         self.offsets = OffsetMap(job.map_memory, job.load_factor)
         self.bytes_read = 0
         self.bytes_written = 0
@@ -188,7 +204,7 @@ class _Pass:
 
     def _batches(self, source: SourceSegment) -> Iterator[tuple[BatchHeader, memoryview]]:
         """The segment's batches with their bytes, checking for an abort between batches."""
-        for _, h, data in walk_batches(self.fs, source.fd, 0, source.size, with_data=True):
+        for _, h, data in walk_batches(self.fs, self.fds[source.base_offset], 0, source.size, with_data=True):
             if self.job.abort.is_set():
                 raise CleaningAborted(self.job.name)
             assert data is not None
@@ -236,7 +252,7 @@ class _Pass:
         """Producer id → last offset of its last data batch in the snapshot."""
         last: dict[int, int] = {}
         for source in self.job.segments:
-            for _, h, _ in walk_batches(self.fs, source.fd, 0, source.size):
+            for _, h, _ in walk_batches(self.fs, self.fds[source.base_offset], 0, source.size):
                 if h.producer_id >= 0 and not h.is_control:
                     last[h.producer_id] = h.last_offset
         return last

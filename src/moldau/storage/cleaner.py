@@ -1,18 +1,17 @@
 """The log cleaner: compaction of the logs whose ``cleanup.policy`` includes ``compact``.
 
-Threads and ownership. ``LogCleaner`` lives on the event loop, like every log; the log manager
-calls ``run(now)`` from its periodic upkeep. Everything that reads or changes a log happens
-there: choosing a log, taking the job's snapshot, and swapping the result in. Only the
-rewriting, the part that reads and writes whole segments, runs on worker threads
-(``log.cleaner.threads`` of them, a ``ThreadPoolExecutor``), and a worker sees nothing but its
-``CleanJob``: immutable values and descriptors opened for it (clean_job.py). The two sides meet
-only through the job's ``Future``: ``run`` submits, and a later ``run`` finds the future done
-and takes the outcome. A job's ``abort`` event is the one thing both sides touch, and only the
-loop sets it (at shutdown). No lock guards anything else because nothing else is shared.
-(The workers share the interpreter lock with the loop: decoding records is Python code, so
-a busy worker slows request handling down, but never stops it. While jobs run, the
-interpreter's switch interval is lowered to ``CLEANING_SWITCH_INTERVAL``, see
-``_SwitchInterval``.)
+Processes and ownership. ``LogCleaner`` lives on the event loop, like every log; the log
+manager calls ``run(now)`` from its periodic upkeep. Everything that reads or changes a log
+happens there: choosing a log, taking the job's snapshot, and swapping the result in. Only the
+rewriting, the part that reads and writes whole segments, runs on workers: by default
+``log.cleaner.threads`` worker *processes* (``WorkerProcesses``), since the rewriting is Python
+code and a worker thread would hold the interpreter lock the event loop needs for every
+request (with a thread, a cleaning took request latency from 0.1 ms to seconds; see
+docs/performance.md). A worker sees nothing but its ``CleanJob``: immutable values that pickle
+(clean_job.py). The two sides meet only through the job's ``Future``: ``run`` submits, and a
+later ``run`` finds the future done and takes the outcome. Shutdown ends running jobs (a
+thread worker through the job's ``abort`` event, a process by ending it) and removes what they
+wrote. No lock guards anything because nothing is shared.
 
 Choosing a log, as Kafka's ``LogCleanerManager`` does, for each compacted log not already
 being cleaned:
@@ -49,9 +48,8 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -70,6 +68,7 @@ from moldau.storage.log import PartitionLog
 from moldau.storage.segment import LogSegment
 from moldau.storage.swap import SwapFailed, swap_in
 from moldau.storage.txn_cleaning import forget_aborted
+from moldau.storage.worker_processes import WorkerProcesses
 from moldau.util.fs import FileSystem
 
 log = logging.getLogger(__name__)
@@ -120,34 +119,6 @@ class InlineExecutor(Executor):
         return future
 
 
-CLEANING_SWITCH_INTERVAL = 0.0002  # seconds
-
-
-class _SwitchInterval:
-    """The interpreter's thread switch interval, lowered while cleaning jobs run.
-
-    A worker decoding records holds the interpreter lock until it is made to drop it, every
-    ``sys.getswitchinterval()`` (5 ms by default). The event loop gives the lock up at each
-    system call (a socket read or write, a ``pwrite``) and then waits for it again, so a request
-    waited up to 5 ms several times over: with a compaction running, produce latency went from
-    0.15 ms to seconds at the 99th percentile when the loop and the worker had a core each
-    (docs/performance.md). A short interval bounds each of those waits."""
-
-    def __init__(self, seconds: float) -> None:
-        self._seconds = seconds
-        self._saved: float | None = None
-
-    def lower(self) -> None:
-        if self._saved is None:
-            self._saved = sys.getswitchinterval()
-            sys.setswitchinterval(self._seconds)
-
-    def restore(self) -> None:
-        if self._saved is not None:
-            sys.setswitchinterval(self._saved)
-            self._saved = None
-
-
 @dataclass
 class _InFlight:
     plog: PartitionLog
@@ -174,11 +145,8 @@ class LogCleaner:
         self.config = config
         self._logs = logs
         self._dir_of = dir_of
-        self._executor = executor or ThreadPoolExecutor(
-            max_workers=max(1, config.threads), thread_name_prefix="log-cleaner"
-        )
+        self._executor = executor or WorkerProcesses(max(1, config.threads))
         self._in_flight: dict[TopicPartition, _InFlight] = {}
-        self._switch_interval = _SwitchInterval(CLEANING_SWITCH_INTERVAL)
         self._uncleanable: dict[TopicPartition, PartitionLog] = {}
         self._idle_until_ms = 0
         self._checkpoints: dict[TopicPartition, int] = {}
@@ -272,20 +240,15 @@ class LogCleaner:
     def _submit(self, plog: PartitionLog, dirty: DirtyRange, now_ms: int) -> None:
         tp = (plog.topic, plog.partition)
         chosen = [s for s in plog.segments if s.base_offset < dirty.first_uncleanable_offset]
-        sources: list[SourceSegment] = []
         try:
             aborted = plog.producers.aborted_transactions(
                 plog.segments, plog.log_start_offset, dirty.first_uncleanable_offset
             )
-            for segment in chosen:
-                fd = self.fs.open(segment.log_path, read_only=True)
-                sources.append(SourceSegment(segment.base_offset, segment.size, fd))
         except (OSError, ValueError) as e:  # ValueError: a corrupt transaction index
-            for source in sources:
-                self.fs.close(source.fd)
             log.error("Cannot start cleaning %s: %s", plog.name, e)
             self._uncleanable[tp] = plog
             return
+        sources = [SourceSegment(s.base_offset, s.size, s.log_path) for s in chosen]
         threads = max(1, self.config.threads)
         job = CleanJob(
             name=plog.name,
@@ -308,8 +271,6 @@ class LogCleaner:
             dirty.cleanable_bytes,
             dirty.clean_bytes + dirty.cleanable_bytes,
         )
-        if not self._in_flight:
-            self._switch_interval.lower()
         future = self._executor.submit(run_clean_job, job, self.fs)
         self._in_flight[tp] = _InFlight(plog, job, {s.base_offset: (s, s.size) for s in chosen}, future)
 
@@ -324,8 +285,6 @@ class LogCleaner:
             except Exception:
                 log.exception("Completing the cleaning of %s failed", flight.plog.name)
                 self._uncleanable[tp] = flight.plog
-        if done and not self._in_flight:
-            self._switch_interval.restore()
         return len(done)
 
     def _complete(self, tp: TopicPartition, flight: _InFlight, now_ms: int) -> None:
@@ -421,17 +380,16 @@ class LogCleaner:
         self._executor.shutdown(wait=True, cancel_futures=True)
         for flight in self._in_flight.values():
             if flight.future.cancelled():
-                for source in flight.job.segments:
-                    self.fs.close(source.fd)
                 continue
             try:
                 outcome = flight.future.result()
-            except Exception:  # CleaningAborted included: the job removed its own output
+            except Exception:  # aborted, or its worker process ended: whatever it wrote goes
+                for source in flight.job.segments:
+                    remove_cleaned(self.fs, flight.job.directory, source.base_offset)
                 continue
             for group in outcome.groups:
                 remove_cleaned(self.fs, flight.job.directory, group.base_offset)
         self._in_flight.clear()
-        self._switch_interval.restore()
 
     @property
     def busy(self) -> bool:

@@ -1,0 +1,70 @@
+"""``WorkerProcesses``: jobs run in other processes, shutdown ends running jobs, a dead worker
+is replaced, and workers do not outlive a broker that was killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures.process import BrokenProcessPool
+
+from moldau.storage.worker_processes import WorkerProcesses
+
+
+def test_jobs_run_in_another_process() -> None:
+    workers = WorkerProcesses(1)
+    try:
+        assert workers.submit(os.getpid).result(timeout=60) != os.getpid()
+    finally:
+        workers.shutdown()
+
+
+def test_shutdown_ends_running_jobs_and_a_dead_worker_is_replaced() -> None:
+    workers = WorkerProcesses(1)
+    assert workers.submit(pow, 2, 10).result(timeout=60) == 1024  # the worker is up
+    slow = workers.submit(time.sleep, 60)
+    time.sleep(0.3)
+    started = time.monotonic()
+    workers.shutdown(wait=True, cancel_futures=True)
+    assert time.monotonic() - started < 10
+    assert slow.cancelled() or isinstance(slow.exception(timeout=10), BrokenProcessPool)
+    dying = workers.submit(os._exit, 3)  # a new pool; its worker dies and breaks it
+    assert isinstance(dying.exception(timeout=60), BrokenProcessPool)
+    assert workers.submit(pow, 3, 2).result(timeout=60) == 9
+    workers.shutdown()
+
+
+PARENT = """
+import os, sys, time
+from moldau.storage.worker_processes import WorkerProcesses
+workers = WorkerProcesses(1)
+print(workers.submit(os.getpid).result(timeout=60), flush=True)
+time.sleep(120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_exit_when_their_parent_is_killed() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        worker = int(parent.stdout.readline())
+        assert _alive(worker)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(worker), "the worker outlived its parent"
+    finally:
+        parent.kill()
+        parent.wait()
