@@ -1,5 +1,6 @@
-"""``WorkerProcesses``: jobs run in other processes, shutdown ends running jobs, a dead worker
-is replaced, and workers do not outlive a broker that was killed."""
+"""``WorkerProcesses``: jobs run in other processes and answer with their results or
+exceptions, shutdown ends running jobs, a dead worker is replaced, and workers do not outlive
+a broker that was killed."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import sys
 import time
 from concurrent.futures.process import BrokenProcessPool
 
+import pytest
+
 from moldau.storage.worker_processes import WorkerProcesses
 
 
@@ -17,6 +20,21 @@ def test_jobs_run_in_another_process() -> None:
     workers = WorkerProcesses(1)
     try:
         assert workers.submit(os.getpid).result(timeout=60) != os.getpid()
+    finally:
+        workers.shutdown()
+
+
+def test_results_exceptions_and_prints() -> None:
+    workers = WorkerProcesses(2)
+    try:
+        with pytest.raises(ZeroDivisionError):
+            workers.submit(divmod, 1, 0).result(timeout=60)
+        assert workers.submit(print, "a job's print goes to stderr").result(timeout=60) is None
+        futures = [workers.submit(pow, 2, i) for i in range(20)]  # more jobs than workers
+        assert [f.result(timeout=60) for f in futures] == [2**i for i in range(20)]
+        unpicklable = workers.submit(lambda: 1)  # a job that does not pickle fails alone
+        assert "pickle" in str(unpicklable.exception(timeout=60))
+        assert workers.submit(pow, 3, 3).result(timeout=60) == 27
     finally:
         workers.shutdown()
 
@@ -30,7 +48,8 @@ def test_shutdown_ends_running_jobs_and_a_dead_worker_is_replaced() -> None:
     workers.shutdown(wait=True, cancel_futures=True)
     assert time.monotonic() - started < 10
     assert slow.cancelled() or isinstance(slow.exception(timeout=10), BrokenProcessPool)
-    dying = workers.submit(os._exit, 3)  # a new pool; its worker dies and breaks it
+    workers = WorkerProcesses(1)
+    dying = workers.submit(os._exit, 3)  # the worker dies: its job fails, the next gets a new one
     assert isinstance(dying.exception(timeout=60), BrokenProcessPool)
     assert workers.submit(pow, 3, 2).result(timeout=60) == 9
     workers.shutdown()

@@ -4,7 +4,7 @@ Processes and ownership. ``LogCleaner`` lives on the event loop, like every log;
 manager calls ``run(now)`` from its periodic upkeep. Everything that reads or changes a log
 happens there: choosing a log, taking the job's snapshot, and swapping the result in. Only the
 rewriting, the part that reads and writes whole segments, runs on workers: by default
-``log.cleaner.threads`` worker *processes* (``WorkerProcesses``), since the rewriting is Python
+``log.cleaner.threads`` worker *processes* (``worker_processes.py``), since the rewriting is Python
 code and a worker thread would hold the interpreter lock the event loop needs for every
 request (with a thread, a cleaning took request latency from 0.1 ms to seconds; see
 docs/performance.md). A worker sees nothing but its ``CleanJob``: immutable values that pickle
