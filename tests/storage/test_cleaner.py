@@ -376,7 +376,8 @@ def test_worker_processes(new_log, cleaner_for, clock):
     cleaner.shutdown()
 
 
-def test_shutdown_removes_what_an_ended_worker_wrote(new_log, cleaner_for, clock):
+@pytest.mark.parametrize("when", ["collected", "at shutdown"])
+def test_what_a_dead_worker_wrote_is_removed(new_log, cleaner_for, clock, when):
     plog = new_log(COMPACT)
     put(plog, ("a", "1"), roll=True)
     put(plog, ("a", "2"), roll=True)
@@ -385,10 +386,14 @@ def test_shutdown_removes_what_an_ended_worker_wrote(new_log, cleaner_for, clock
     cleaner.run(clock.time_ms())
     [(future, _, (job, _))] = executor.pending
     partial = cleaned_paths(job.directory, job.segments[0].base_offset)
-    for path in partial:  # what a worker process ended mid-way leaves behind
+    for path in partial:  # what a worker process that died mid-way leaves behind
         Path(path).write_bytes(b"partial")
-    future.set_exception(BrokenProcessPool("worker ended"))
-    cleaner.shutdown()
+    future.set_exception(BrokenProcessPool("the worker process ended"))
+    if when == "collected":
+        cleaner.run(clock.time_ms())
+        assert not cleaner.busy
+    else:
+        cleaner.shutdown()
     assert not any(Path(path).exists() for path in partial)
     assert contents(plog) == [(0, "a", "1"), (1, "a", "2")]
 

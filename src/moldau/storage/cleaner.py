@@ -4,9 +4,9 @@ Processes and ownership. ``LogCleaner`` lives on the event loop, like every log;
 manager calls ``run(now)`` from its periodic upkeep. Everything that reads or changes a log
 happens there: choosing a log, taking the job's snapshot, and swapping the result in. Only the
 rewriting, the part that reads and writes whole segments, runs on workers: by default
-``log.cleaner.threads`` worker *processes* (``worker_processes.py``), since the rewriting is Python
-code and a worker thread would hold the interpreter lock the event loop needs for every
-request (with a thread, a cleaning took request latency from 0.1 ms to seconds; see
+``log.cleaner.threads`` worker *processes* (``worker_processes.py``), since the rewriting is
+Python code and a worker thread would hold the interpreter lock the event loop needs for
+every request (with a thread, a cleaning took request latency from 0.1 ms to seconds; see
 docs/performance.md). A worker sees nothing but its ``CleanJob``: immutable values that pickle
 (clean_job.py). The two sides meet only through the job's ``Future``: ``run`` submits, and a
 later ``run`` finds the future done and takes the outcome. Shutdown ends running jobs (a
@@ -296,6 +296,7 @@ class LogCleaner:
         except Exception as e:
             log.error("Cleaning %s failed; not cleaning it again until it is reopened: %s", plog.name, e)
             self._uncleanable[tp] = plog
+            self._remove_output(flight.job)  # a worker process that died removed nothing
             return
         current = self._logs.get(tp) is plog and plog.failed is None
         for i, group in enumerate(outcome.groups):
@@ -384,12 +385,17 @@ class LogCleaner:
             try:
                 outcome = flight.future.result()
             except Exception:  # aborted, or its worker process ended: whatever it wrote goes
-                for source in flight.job.segments:
-                    remove_cleaned(self.fs, flight.job.directory, source.base_offset)
+                self._remove_output(flight.job)
                 continue
             for group in outcome.groups:
                 remove_cleaned(self.fs, flight.job.directory, group.base_offset)
         self._in_flight.clear()
+
+    def _remove_output(self, job: CleanJob) -> None:
+        """Whatever cleaned files ``job`` may have written (each group's bears the base
+        offset of its first source segment)."""
+        for source in job.segments:
+            remove_cleaned(self.fs, job.directory, source.base_offset)
 
     @property
     def busy(self) -> bool:
