@@ -1,7 +1,7 @@
 """``scan.section_ok`` answers exactly as decoding the section record by record and checking
-each record would: for well-formed sections of every shape, and for sections damaged at random
-(bytes changed, cut short, lengthened), which is where a walk that skips over bytes could go
-astray."""
+each record would, and ``scan.record_keys`` reads the keys decoding reads: for well-formed
+sections of every shape, and for sections damaged at random (bytes changed, cut short,
+lengthened), which is where a walk that skips over bytes could go astray."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from moldau.protocol.records.batch import (
     parse_header,
 )
 from moldau.protocol.records.records import build_batch, decode_section
-from moldau.protocol.records.scan import section_ok
+from moldau.protocol.records.scan import record_keys, section_ok
 
 T0 = 1_700_000_000_000
 LOW, HIGH = T0 - 1_000, T0 + 1_000
@@ -62,6 +62,9 @@ def test_shapes_that_pass() -> None:
     assert fast(memoryview(section), h.records_count)
     assert not fast(section, h.records_count, keys_required=True)  # one key is null
     assert fast(section[: -len(section) // 2], h.records_count) is False
+    keys = record_keys(section, h.records_count)
+    assert keys == [(i, row[0]) for i, row in enumerate(rows)]
+    assert record_keys(section[:-1], h.records_count) is None
 
 
 def test_each_rule() -> None:
@@ -120,3 +123,9 @@ def test_agrees_with_decoding(
     expected = decoded_ok(bytes(data), count, h, low, keys_required)
     event(f"passes: {expected}")
     assert fast(bytes(data), count, low, keys_required) is expected
+    # The cleaner's key walk reads what decoding reads wherever decoding succeeds.
+    try:
+        decoded = decode_section(bytes(data), dataclasses.replace(h, records_count=count))
+    except CorruptBatchError:
+        return
+    assert record_keys(bytes(data), count) == [(r.offset_delta, r.key) for r in decoded]

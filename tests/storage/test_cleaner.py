@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
@@ -340,35 +340,20 @@ def test_a_job_whose_log_changed_is_discarded(new_log, cleaner_for, clock):
     assert Path(plog.dir).parent.joinpath(CLEANER_OFFSET_CHECKPOINT).read_text() == "0\n1\norders 0 2\n"
 
 
-def test_real_worker_threads(new_log, cleaner_for, clock):
-    from concurrent.futures import ThreadPoolExecutor
-
+@pytest.mark.parametrize("workers", ["processes", "threads"])
+def test_real_workers(new_log, cleaner_for, clock, workers):
+    """The default workers are processes (the job crosses to another interpreter and its
+    outcome comes back); a thread pool works too."""
     plog = new_log(COMPACT)
     for i in range(30):
         put(plog, (f"k{i % 5}", str(i)), roll=i % 4 == 3)
     plog.roll()
-    cleaner = cleaner_for(plog, executor=ThreadPoolExecutor(max_workers=1))
-    completed = cleaner.run(clock.time_ms())
-    deadline = time.monotonic() + 10
-    while not completed and time.monotonic() < deadline:
-        time.sleep(0.01)
-        completed = cleaner.run(clock.time_ms())
-    assert completed == 1
-    assert latest(plog) == {f"k{i}": str(25 + i) for i in range(5)}
-    cleaner.shutdown()
-
-
-def test_worker_processes(new_log, cleaner_for, clock):
-    """The default workers: the job crosses to another process and its outcome comes back."""
-    plog = new_log(COMPACT)
-    for i in range(30):
-        put(plog, (f"k{i % 5}", str(i)), roll=i % 4 == 3)
-    plog.roll()
-    cleaner = cleaner_for(plog, executor=WorkerProcesses(1))
+    executor = WorkerProcesses(1) if workers == "processes" else ThreadPoolExecutor(max_workers=1)
+    cleaner = cleaner_for(plog, executor=executor)
     completed = cleaner.run(clock.time_ms())
     deadline = time.monotonic() + 60
     while not completed and time.monotonic() < deadline:
-        time.sleep(0.02)
+        time.sleep(0.01)
         completed = cleaner.run(clock.time_ms())
     assert completed == 1
     assert latest(plog) == {f"k{i}": str(25 + i) for i in range(5)}

@@ -16,10 +16,10 @@ job's result is handed over.
 The pass, as Kafka's ``Cleaner.doClean``:
 
 1. **Offset map.** Walk the dirty part, ``[first_dirty_offset, first_uncleanable_offset)``,
-   decoding every data batch and mapping each key to its latest offset (offset_map.py), until
-   the map is full. Batches of aborted transactions are skipped (txn_cleaning.py), so that an
-   aborted record never hides an older committed one. ``end_offset`` is one past the last
-   offset mapped: the pass cleans below it.
+   reading the keys of every data batch (``scan.record_keys``) and mapping each key to its
+   latest offset (offset_map.py), until the map is full. Batches of aborted transactions are
+   skipped (txn_cleaning.py), so that an aborted record never hides an older committed one.
+   ``end_offset`` is one past the last offset mapped: the pass cleans below it.
 2. **Producers.** Walk the batch headers of every snapshot segment to find each producer's
    last data batch.
 3. **Groups.** The segments below ``end_offset``, from the first, in runs whose sizes add up
@@ -53,7 +53,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from moldau.protocol.records.batch import BatchHeader, parse_header
-from moldau.protocol.records.records import decode_records
+from moldau.protocol.records.records import record_offsets_and_keys
 from moldau.storage.batch_reader import walk_batches
 from moldau.storage.compaction import clean_batch
 from moldau.storage.config import LogConfig
@@ -234,10 +234,10 @@ class _Pass:
                 if h.last_offset < start:
                     continue
                 if not h.is_control and not aborted:
-                    for record in decode_records(data):
-                        if record.key is None or record.offset < start:
+                    for offset, key in record_offsets_and_keys(data, h):
+                        if key is None or offset < start:
                             continue
-                        if not offsets.put(record.key, record.offset):
+                        if not offsets.put(key, offset):
                             return  # full: this pass cleans up to the last offset mapped
                 offsets.update_latest_offset(h.last_offset)
             offsets.update_latest_offset(self._next_base(i) - 1)

@@ -57,6 +57,7 @@ from moldau.protocol.records.compression import (
     compress,
     decompress,
 )
+from moldau.protocol.records.scan import record_keys
 
 Header = tuple[str, bytes | None]
 RecordTuple = tuple[bytes | None, bytes | None, Sequence[Header], int | None]
@@ -130,6 +131,17 @@ def with_codec(
     section = records_section(batch, h, max_decompressed_size=max_decompressed_size)
     converted = dataclasses.replace(h, attributes=(h.attributes & ~COMPRESSION_MASK) | codec)
     return encode_batch(converted, compress(codec, section, level=level, xerial=True))
+
+
+def record_offsets_and_keys(batch: memoryview, h: BatchHeader) -> list[tuple[int, bytes | None]]:
+    """``(offset, key)`` of every record of the batch ``h`` at the start of ``batch``, without
+    decoding the records (``scan.record_keys``); a batch that walk turns down is decoded, for
+    the error ``decode_records`` raises."""
+    keys = record_keys(records_section(batch, h), h.records_count)
+    if keys is None:
+        return [(r.offset, r.key) for r in decode_records(batch)]
+    base = h.base_offset
+    return [(base + delta, key) for delta, key in keys]
 
 
 def decode_section(section: bytes | memoryview, h: BatchHeader) -> list[Record]:
