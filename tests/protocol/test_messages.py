@@ -500,3 +500,21 @@ def test_offset_for_leader_epoch_response_v2() -> None:
         "00000001 0000 00000000 00000003 0000000000000064"  # error, partition, epoch, end offset
     )
     _check(resp, 2, False, expected)
+
+
+@pytest.mark.parametrize("version", [8, 12])  # classic and flexible
+@pytest.mark.parametrize("count", [None, 0, 1, 2, 126, 127, 300])
+def test_array_counts_round_trip(version: int, count: int | None) -> None:
+    """Arrays are read and written inline by the generated code: null, empty, one element, and
+    counts on both sides of the one-byte compact length."""
+    from moldau.protocol.messages.metadata import MetadataRequest, MetadataRequestTopic
+    from moldau.protocol.primitives import DecodeError
+
+    topics = None if count is None else [MetadataRequestTopic(name=f"t{i}") for i in range(count)]
+    req = MetadataRequest(topics=topics, include_topic_authorized_operations=True)
+    flexible = version >= 9
+    data = schema.encode(req, version, flexible)
+    back = schema.decode(MetadataRequest, data, version, flexible)
+    assert back.topics == topics and back.include_topic_authorized_operations
+    with pytest.raises(DecodeError):
+        schema.decode(MetadataRequest, data[: len(data) // 2 or 1], version, flexible)

@@ -274,9 +274,10 @@ _STRUCT_CODES.update({"uint16": "H", "uint32": "I", "float64": "d"})
 
 def _compile_decoder(cls: type, version: int, flexible: bool) -> Decoder:
     """Generate the decoder's source: consecutive fixed-width fields are read with one
-    ``struct`` call, other fields through their compiled decoders, and the object is built
-    with one keyword call. The generated function is plain Python, kept readable in
-    ``decode.__doc__`` for debugging."""
+    ``struct`` call, arrays in place (count, then elements through their decoder), other
+    fields through their compiled decoders, and the object is built with one keyword call.
+    The generated function is plain Python, kept readable in ``decode.__doc__`` for
+    debugging."""
     plain: list[tuple[str, FieldSpec]] = []
     tagged: dict[int, tuple[str, Decoder]] = {}
     for name, spec in fields_of(cls):
@@ -310,6 +311,36 @@ def _compile_decoder(cls: type, version: int, flexible: bool) -> Decoder:
             run.append((var, _STRUCT_CODES[t.fixed]))
             continue
         flush_run()
+        if isinstance(t, Array):
+            # Inline: no call for the array itself, and none for the comprehension of a
+            # one-element array (one topic, one partition: the usual request).
+            env[f"D{i}"] = _type_decoder(t.elem, version, flexible, False)
+            env[f"L{i}"] = Reader.read_compact_array_len if flexible else Reader.read_array_len
+            null = (
+                f"{var} = None"
+                if spec.is_nullable(version)
+                else "raise DecodeError('null in non-nullable array')"
+            )
+            if flexible:  # a count below 127 is one byte: read it here
+                lines += [
+                    "    p = r.pos",
+                    "    if p < r.end and r.buf[p] < 0x80:",
+                    "        r.pos = p + 1",
+                    "        n = r.buf[p] - 1",
+                    "    else:",
+                    f"        n = L{i}(r)",
+                ]
+            else:
+                lines.append(f"    n = L{i}(r)")
+            lines += [
+                "    if n == 1:",
+                f"        {var} = [D{i}(r)]",
+                "    elif n >= 0:",
+                f"        {var} = [D{i}(r) for _ in range(n)]",
+                "    else:",
+                f"        {null}",
+            ]
+            continue
         env[f"D{i}"] = _type_decoder(t, version, flexible, spec.is_nullable(version))
         lines.append(f"    {var} = D{i}(r)")
     flush_run()
@@ -343,7 +374,8 @@ def _compile_decoder(cls: type, version: int, flexible: bool) -> Decoder:
 
 def _compile_encoder(cls: type, version: int, flexible: bool) -> Encoder:
     """Generate the encoder's source, as for decoders: consecutive fixed-width fields are
-    packed with one ``struct`` call, other fields written by their compiled encoders, then
+    packed with one ``struct`` call, arrays in place, other fields written by their compiled
+    encoders, then
     (flexible versions) the tagged fields that differ from their defaults."""
     plain: list[tuple[str, FieldSpec]] = []
     tagged: list[tuple[int, str, Encoder, Any]] = []
@@ -391,6 +423,33 @@ def _compile_encoder(cls: type, version: int, flexible: bool) -> Encoder:
             run.append((name, _STRUCT_CODES[t.fixed]))
             continue
         flush_run()
+        if isinstance(t, Array):  # inline, as in the decoder
+            env[f"E{i}"] = _type_encoder(t.elem, version, flexible, False)
+            if spec.is_nullable(version):
+                null = "w.buf += " + ("b'\\x00'" if flexible else "b'\\xff\\xff\\xff\\xff'")
+            else:
+                null = "raise ValueError('null in non-nullable array')"
+            size = (
+                [
+                    "        n = len(v) + 1",
+                    "        if n < 0x80:",
+                    "            w.buf.append(n)",
+                    "        else:",
+                    "            w.write_uvarint(n)",
+                ]
+                if flexible
+                else ["        w.write_int32(len(v))"]
+            )
+            lines += [
+                f"    v = obj.{name}",
+                "    if v is None:",
+                f"        {null}",
+                "    else:",
+                *size,
+                "        for item in v:",
+                f"            E{i}(w, item)",
+            ]
+            continue
         env[f"E{i}"] = _type_encoder(t, version, flexible, spec.is_nullable(version))
         lines.append(f"    E{i}(w, obj.{name})")
     flush_run()
