@@ -319,7 +319,8 @@ def test_a_small_dedupe_buffer_cleans_in_several_passes(new_log, cleaner_for, cl
     assert sorted(k for _, k, _ in contents(plog)) == sorted(f"k{i}" for i in range(10))
 
 
-def test_a_job_whose_log_changed_is_discarded(new_log, cleaner_for, clock):
+def waiting_job(new_log, cleaner_for, clock) -> tuple[PartitionLog, DeferredExecutor, LogCleaner]:
+    """A log of two segments ("a" = 1, then "a" = 2) whose cleaning job was submitted and waits."""
     plog = new_log(COMPACT)
     put(plog, ("a", "1"), roll=True)
     put(plog, ("a", "2"), roll=True)
@@ -327,6 +328,11 @@ def test_a_job_whose_log_changed_is_discarded(new_log, cleaner_for, clock):
     cleaner = cleaner_for(plog, executor=executor)
     cleaner.run(clock.time_ms())
     assert cleaner.busy
+    return plog, executor, cleaner
+
+
+def test_a_job_whose_log_changed_is_discarded(new_log, cleaner_for, clock):
+    plog, executor, cleaner = waiting_job(new_log, cleaner_for, clock)
     plog.delete_records_before(1)  # the first segment goes while the job waits
     executor.run_all()
     cleaner.run(clock.time_ms())  # discards the outcome, and starts over
@@ -363,12 +369,7 @@ def test_real_workers(new_log, cleaner_for, clock, workers):
 
 @pytest.mark.parametrize("when", ["collected", "at shutdown"])
 def test_what_a_dead_worker_wrote_is_removed(new_log, cleaner_for, clock, when):
-    plog = new_log(COMPACT)
-    put(plog, ("a", "1"), roll=True)
-    put(plog, ("a", "2"), roll=True)
-    executor = DeferredExecutor()
-    cleaner = cleaner_for(plog, executor=executor)
-    cleaner.run(clock.time_ms())
+    plog, executor, cleaner = waiting_job(new_log, cleaner_for, clock)
     [(future, _, (job, _))] = executor.pending
     partial = cleaned_paths(job.directory, job.segments[0].base_offset)
     for path in partial:  # what a worker process that died mid-way leaves behind
