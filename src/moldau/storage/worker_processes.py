@@ -3,8 +3,8 @@ rewriting): run there, it never holds the interpreter lock the event loop needs 
 request.
 
 ``WorkerProcesses`` is a ``concurrent.futures.Executor``. Each worker is a child interpreter
-(running ``serve`` below) started at the first job that needs it and
-kept for the next ones; it runs one job at a time. A job is a picklable function and its
+(running ``serve`` below), started at the first job that needs it and kept for the next
+ones; it runs one job at a time. A job is a picklable function and its
 arguments; parent and worker exchange length-prefixed pickles over the worker's stdin and
 stdout, and one parent thread per running job waits for the answer (in a blocking read, which
 does not hold the interpreter lock). The worker's stdout is kept for the answers only: what a

@@ -3,8 +3,9 @@ sees v0) and answered UNSUPPORTED_VERSION, as Kafka 4 does.
 
 acks 0 (no response), 1 and -1 (all: on a single node the leader is the whole ISR, so the
 append is the commit). Batches stay opaque: the validator reads headers and CRCs (and walks
-the records of compressed batches and of compacted topics, whose records need keys), the log
-assigns offsets in place (and its producer state answers a retried duplicate with the original
+the records of compressed batches and of compacted topics, whose records need keys), a topic
+whose ``compression.type`` names a codec gets the batch recompressed with it, the log assigns
+offsets in place (and its producer state answers a retried duplicate with the original
 offsets). A transactional batch must belong to a partition of its producer's ongoing
 transaction (KIP-890 part 1), so a late write cannot land in a later transaction. Waiting
 fetches hear about every append. A batch refused for some of its records names them in
