@@ -30,7 +30,7 @@ import time
 from functools import partial
 from typing import Any
 
-from moldau.protocol import schema
+from moldau.protocol import codegen
 from moldau.protocol.headers import RequestHeader, encode_request_header, parse_response_header
 from moldau.protocol.messages.produce import (
     PRODUCE,
@@ -77,7 +77,7 @@ def encode_requests(topic: str, partitions: int, records: int, size: int) -> lis
                 TopicProduceData(name=topic, partition_data=[PartitionProduceData(index=p, records=batch)])
             ],
         )
-        payload = header + schema.encode(body, VERSION, PRODUCE.flexible(VERSION))
+        payload = header + codegen.encode(body, VERSION, PRODUCE.flexible(VERSION))
         frames.append(_SIZE.pack(len(payload)) + payload)
     return frames
 
@@ -85,7 +85,7 @@ def encode_requests(topic: str, partitions: int, records: int, size: int) -> lis
 def response_errors(frame: bytes | memoryview) -> list[int]:
     """The non-zero error codes of one Produce response (without its size prefix)."""
     _, pos = parse_response_header(frame, PRODUCE.response_header_version(VERSION))
-    response = schema.decode(ProduceResponse, frame[pos:], VERSION, PRODUCE.flexible(VERSION))
+    response = codegen.decode(ProduceResponse, frame[pos:], VERSION, PRODUCE.flexible(VERSION))
     return [p.error_code for t in response.responses for p in t.partition_responses if p.error_code]
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from moldau.protocol.codegen import decode, encode
 from moldau.protocol.messages.create_topics import (
     CREATE_TOPICS,
     CreatableReplicaAssignment,
@@ -46,7 +47,7 @@ from moldau.protocol.messages.find_coordinator import (
 )
 from moldau.protocol.messages.join_group import JOIN_GROUP, JoinGroupRequest, JoinGroupRequestProtocol
 from moldau.protocol.messages.offset_delete import OFFSET_DELETE
-from moldau.protocol.schema import Api, decode, encode
+from moldau.protocol.schema import Api
 
 
 def h(text: str) -> bytes:

@@ -9,7 +9,7 @@ import struct
 
 import pytest
 
-from moldau.protocol import schema
+from moldau.protocol import codegen
 from moldau.protocol.connection import RemoteProtocolError, ServerCodec
 from moldau.protocol.frames import (
     FIRST_ALLOCATION,
@@ -157,7 +157,7 @@ def _produce_frame(records: bytes) -> bytes:
         ],
     )
     header = encode_request_header(RequestHeader(0, 9, 5, "c"), api.request_header_version(9))
-    return frame(header + schema.encode(body, 9, api.flexible(9)))
+    return frame(header + codegen.encode(body, 9, api.flexible(9)))
 
 
 @pytest.mark.parametrize("size", [10, RECEIVE_BUFFER * 2])
@@ -222,7 +222,7 @@ def test_chunked_fetch_response_equals_the_joined_encoding(version: int) -> None
     )
     codec = ServerCodec(all_apis(), 1 << 20)
     header = encode_request_header(RequestHeader(1, version, 77, "c"), FETCH.request_header_version(version))
-    codec.receive_data(frame(header + schema.encode(FetchRequest(), version, FETCH.flexible(version))))
+    codec.receive_data(frame(header + codegen.encode(FetchRequest(), version, FETCH.flexible(version))))
     req = codec.next_request()
     assert req is not None
     chunks = codec.respond_chunks(req, response)
@@ -231,10 +231,10 @@ def test_chunked_fetch_response_equals_the_joined_encoding(version: int) -> None
     assert struct.unpack_from(">i", out)[0] == len(out) - 4
     cid, pos = parse_response_header(out[4:], FETCH.response_header_version(version))
     assert cid == 77
-    decoded = schema.decode(FetchResponse, out[4 + pos :], version, FETCH.flexible(version))
+    decoded = codegen.decode(FetchResponse, out[4 + pos :], version, FETCH.flexible(version))
     parts = decoded.responses[0].partitions
     assert bytes(parts[0].records) == big and bytes(parts[1].records) == b"small"
-    assert schema.encode(response, version, FETCH.flexible(version)) == out[4 + pos :]
+    assert codegen.encode(response, version, FETCH.flexible(version)) == out[4 + pos :]
 
 
 def test_readers_sharing_a_receive_buffer_keep_their_own_frames() -> None:

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from moldau.protocol import schema
+from moldau.protocol import codegen
 from moldau.protocol.connection import RemoteProtocolError, ServerCodec
 from moldau.protocol.frames import FrameError, FrameReader, FrameTooLarge, frame
 from moldau.protocol.headers import (
@@ -31,7 +31,7 @@ def _request(api_key: int, version: int, cid: int, body: object, client_id: str 
     header = encode_request_header(
         RequestHeader(api_key, version, cid, client_id), api.request_header_version(version)
     )
-    return frame(header + schema.encode(body, version, api.flexible(version)))
+    return frame(header + codegen.encode(body, version, api.flexible(version)))
 
 
 def test_frame_reader_whole_and_bytewise() -> None:
@@ -123,7 +123,7 @@ def test_codec_marks_too_new_api_versions() -> None:
     out = codec.respond(req, ApiVersionsResponse(error_code=35), version=0)
     cid, pos = parse_response_header(out[4:], 0)
     assert cid == 7
-    assert schema.decode(ApiVersionsResponse, out[4 + pos :], 0, False).error_code == 35
+    assert codegen.decode(ApiVersionsResponse, out[4 + pos :], 0, False).error_code == 35
 
 
 @pytest.mark.parametrize("client_id", [None, "", "t", "prodüzent-7"])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from moldau.protocol import schema
+from moldau.protocol import codegen
 from moldau.protocol.connection import ServerCodec
 from moldau.protocol.frames import frame
 from moldau.protocol.headers import encode_request_header
@@ -36,7 +36,7 @@ def test_golden_request_round_trips(path: Path) -> None:
     req = _decode(path)
     api = req.api
     header = encode_request_header(req.header, api.request_header_version(req.version))
-    body = schema.encode(req.body, req.version, api.flexible(req.version))
+    body = codegen.encode(req.body, req.version, api.flexible(req.version))
     assert header + body == path.read_bytes()
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from moldau.protocol import schema
+from moldau.protocol import codegen, schema
 from moldau.protocol.messages import all_apis
 from moldau.protocol.messages.fetch import (
     FetchableTopicResponse,
@@ -192,31 +192,31 @@ def test_populated_round_trip(api: Api, version: int, side: str, nulls: bool) ->
     cls = _cls(api, side)
     flexible = api.flexible(version)
     original = _Filler(version, nulls).struct(cls)
-    data = schema.encode(original, version, flexible)
-    decoded = schema.decode(cls, data, version, flexible)
+    data = codegen.encode(original, version, flexible)
+    decoded = codegen.decode(cls, data, version, flexible)
     assert decoded == _project(original, version)
-    assert schema.encode(decoded, version, flexible) == data
+    assert codegen.encode(decoded, version, flexible) == data
 
 
 @pytest.mark.parametrize(("api", "version", "side"), _CASES)
 def test_default_round_trip(api: Api, version: int, side: str) -> None:
     cls = _cls(api, side)
     flexible = api.flexible(version)
-    data = schema.encode(cls(), version, flexible)
-    assert schema.decode(cls, data, version, flexible) == cls()
+    data = codegen.encode(cls(), version, flexible)
+    assert codegen.decode(cls, data, version, flexible) == cls()
 
 
 @pytest.mark.parametrize(("api", "version", "side"), _CASES)
 def test_trailing_garbage_and_truncation_rejected(api: Api, version: int, side: str) -> None:
     cls = _cls(api, side)
     flexible = api.flexible(version)
-    data = schema.encode(_Filler(version, False).struct(cls), version, flexible)
+    data = codegen.encode(_Filler(version, False).struct(cls), version, flexible)
     with pytest.raises(DecodeError):
-        schema.decode(cls, data + b"\x00", version, flexible)
+        codegen.decode(cls, data + b"\x00", version, flexible)
     step = max(1, len(data) // 40)
     for cut in range(0, len(data), step):
         with pytest.raises(DecodeError):
-            schema.decode(cls, data[:cut], version, flexible)
+            codegen.decode(cls, data[:cut], version, flexible)
 
 
 # -- golden bytes, worked out by hand --------------------------------------------------------
@@ -227,8 +227,8 @@ def _hex(s: str) -> bytes:
 
 
 def _check(obj: Any, version: int, flexible: bool, expected: bytes) -> None:
-    assert schema.encode(obj, version, flexible) == expected
-    assert schema.decode(type(obj), expected, version, flexible) == obj
+    assert codegen.encode(obj, version, flexible) == expected
+    assert codegen.decode(type(obj), expected, version, flexible) == obj
 
 
 def test_metadata_request_v0_v1_topic_lists() -> None:
@@ -513,8 +513,8 @@ def test_array_counts_round_trip(version: int, count: int | None) -> None:
     topics = None if count is None else [MetadataRequestTopic(name=f"t{i}") for i in range(count)]
     req = MetadataRequest(topics=topics, include_topic_authorized_operations=True)
     flexible = version >= 9
-    data = schema.encode(req, version, flexible)
-    back = schema.decode(MetadataRequest, data, version, flexible)
+    data = codegen.encode(req, version, flexible)
+    back = codegen.decode(MetadataRequest, data, version, flexible)
     assert back.topics == topics and back.include_topic_authorized_operations
     with pytest.raises(DecodeError):
-        schema.decode(MetadataRequest, data[: len(data) // 2 or 1], version, flexible)
+        codegen.decode(MetadataRequest, data[: len(data) // 2 or 1], version, flexible)

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from moldau.protocol.codegen import decode, encode
 from moldau.protocol.messages.add_partitions_to_txn import (
     ADD_PARTITIONS_TO_TXN,
     AddPartitionsToTxnRequest,
@@ -35,7 +36,7 @@ from moldau.protocol.messages.write_txn_markers import (
     WritableTxnMarkerTopic,
     WriteTxnMarkersRequest,
 )
-from moldau.protocol.schema import Api, decode, encode
+from moldau.protocol.schema import Api
 
 
 def h(text: str) -> bytes:

@@ -16,7 +16,7 @@ import struct
 from types import TracebackType
 from typing import Any
 
-from moldau.protocol import schema
+from moldau.protocol import codegen
 from moldau.protocol.frames import FrameReader, frame
 from moldau.protocol.headers import RequestHeader, encode_request_header, parse_response_header
 from moldau.protocol.primitives import Reader
@@ -46,7 +46,7 @@ class ClientConnection:
         v = api.max_version if version is None else version
         cid = next(self._ids)
         header = RequestHeader(api.key, v, cid, self._client_id)
-        payload = encode_request_header(header, api.request_header_version(v)) + schema.encode(
+        payload = encode_request_header(header, api.request_header_version(v)) + codegen.encode(
             body, v, api.flexible(v)
         )
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -59,7 +59,7 @@ class ClientConnection:
         """Send a request that gets no response (Produce with acks=0)."""
         header = RequestHeader(api.key, version, next(self._ids), self._client_id)
         payload = encode_request_header(header, api.request_header_version(version))
-        self._writer.write(frame(payload + schema.encode(body, version, api.flexible(version))))
+        self._writer.write(frame(payload + codegen.encode(body, version, api.flexible(version))))
         await self._writer.drain()
 
     async def _read_responses(self) -> None:
@@ -80,7 +80,7 @@ class ClientConnection:
         (cid,) = struct.unpack_from(">i", payload)
         api, v, future = self._pending.pop(cid)
         _, pos = parse_response_header(payload, api.response_header_version(v))
-        body = schema.decoder(api.response, v, api.flexible(v))(Reader(payload, pos))
+        body = codegen.decoder(api.response, v, api.flexible(v))(Reader(payload, pos))
         if not future.done():
             future.set_result(body)
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from moldau.protocol import schema
+from moldau.protocol import codegen
 from moldau.protocol.frames import FrameError, FrameReader, ReceiveBuffers
 from moldau.protocol.headers import RequestHeader, parse_request_header, peek_prefix
 from moldau.protocol.primitives import DecodeError, Reader, Writer
@@ -69,8 +69,8 @@ class _Plan:
             api,
             api.request_header_version(version),
             api.response_header_version(version),
-            schema.decoder(api.request, version, flexible),
-            schema.encoder(api.response, version, flexible),
+            codegen.decoder(api.request, version, flexible),
+            codegen.encoder(api.response, version, flexible),
         )
 
 

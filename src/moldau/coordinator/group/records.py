@@ -48,8 +48,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from moldau.protocol.codegen import decode, encode
 from moldau.protocol.primitives import DecodeError, Reader, Writer
-from moldau.protocol.schema import BYTES, INT32, INT64, STRING, Array, decode, encode, field
+from moldau.protocol.schema import BYTES, INT32, INT64, STRING, Array, field
 
 OFFSET_COMMIT_KEY_VERSION = 1
 GROUP_METADATA_KEY_VERSION = 2

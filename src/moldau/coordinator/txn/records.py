@@ -46,8 +46,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from moldau.protocol.codegen import decode, encode
 from moldau.protocol.primitives import DecodeError, Reader, Writer
-from moldau.protocol.schema import INT8, INT16, INT32, INT64, STRING, Array, decode, encode, field
+from moldau.protocol.schema import INT8, INT16, INT32, INT64, STRING, Array, field
 
 KEY_VERSION = 0
 MAX_VALUE_VERSION = 1
