@@ -8,7 +8,7 @@ from collections import deque
 
 import pytest
 
-from moldau.protocol.records.batch import crc32c
+from moldau.protocol.records.crc import crc32c
 from moldau.storage.producer_snapshot import (
     CorruptSnapshotError,
     decode_snapshot,

@@ -45,7 +45,7 @@ import struct
 from collections import deque
 from collections.abc import Iterable
 
-from moldau.protocol.records.batch import crc32c
+from moldau.protocol.records.crc import crc32c
 from moldau.storage.producer_state import (
     NUM_BATCHES_TO_RETAIN,
     BatchMetadata,

@@ -27,7 +27,8 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import crc32c as _crc32c
+from moldau.protocol.records.crc import crc32c
+
 
 HEADER_SIZE = 61
 LOG_OVERHEAD = 12  # base_offset + batch_length
@@ -53,10 +54,6 @@ NO_TIMESTAMP = -1
 
 class CorruptBatchError(ValueError):
     """A batch whose bytes are inconsistent (bad length, magic or CRC)."""
-
-
-def crc32c(data: bytes | bytearray | memoryview) -> int:
-    return int(_crc32c.crc32c(data))
 
 
 @dataclass(slots=True)

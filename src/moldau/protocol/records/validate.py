@@ -64,7 +64,6 @@ from moldau.protocol.records.batch import (
     NO_TIMESTAMP,
     BatchHeader,
     CorruptBatchError,
-    crc32c,
     unpack_header,
 )
 from moldau.protocol.records.compression import (
@@ -73,6 +72,7 @@ from moldau.protocol.records.compression import (
     CompressionError,
     DecompressedSizeError,
 )
+from moldau.protocol.records.crc import crc32c
 from moldau.protocol.records.records import decode_section, records_section
 from moldau.protocol.records.scan import section_ok
 
