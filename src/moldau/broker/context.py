@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from moldau.protocol.headers import RequestHeader
+from moldau.util.datatype import datatype
 
 if TYPE_CHECKING:
     from moldau.broker.core import Broker
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 ANONYMOUS = "User:ANONYMOUS"
 
 
-@dataclass(slots=True)
+@datatype(slots=True)
 class RequestContext:
     broker: Broker
     header: RequestHeader

@@ -20,13 +20,13 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from moldau.coordinator.group import CoordinatorRecord
 from moldau.protocol.errors import KafkaError
 from moldau.protocol.records.batch import BatchHeader, iter_headers
 from moldau.protocol.records.records import build_batch, decode_records
+from moldau.util.datatype import datatype
 
 if TYPE_CHECKING:
     from moldau.broker.core import Broker
@@ -49,7 +49,7 @@ class Coordinator(Protocol):
     def loaded(self) -> Any: ...
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class InternalTopic:
     """How to create a coordinator's internal topic."""
 

@@ -30,9 +30,9 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from moldau.protocol.errors import ErrorCode, KafkaError
+from moldau.util.datatype import datatype
 
 TopicPartition = tuple[str, int]
 
@@ -40,7 +40,7 @@ FINAL_EPOCH = -1
 INITIAL_EPOCH = 0
 
 
-@dataclass(slots=True)
+@datatype(slots=True)
 class SessionPartition:
     """What the client asked for one partition, and what it last heard from us about it."""
 
@@ -67,7 +67,7 @@ class SessionPartition:
         return changed
 
 
-@dataclass(slots=True)
+@datatype(slots=True)
 class FetchSession:
     session_id: int
     epoch: int  # the epoch the next request must carry
@@ -75,7 +75,7 @@ class FetchSession:
     last_used: float = 0.0  # monotonic seconds
 
 
-@dataclass(slots=True)
+@datatype(slots=True)
 class FetchContext:
     """The outcome of resolving a request against the cache."""
 

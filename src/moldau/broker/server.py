@@ -12,20 +12,20 @@ import asyncio
 import logging
 import signal
 import time
-from dataclasses import dataclass
 
 from moldau.broker.connection import KafkaConnection
 from moldau.broker.core import Broker
 from moldau.broker.router import Router, default_handler_modules
 from moldau.config.broker import BrokerConfig
 from moldau.protocol.frames import ReceiveBuffers
+from moldau.util.datatype import datatype
 
 log = logging.getLogger(__name__)
 
 _SHUTDOWN_GRACE_S = 5.0
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class Listener:
     name: str
     host: str

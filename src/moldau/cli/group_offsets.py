@@ -15,19 +15,20 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+
+from moldau.util.datatype import datatype
 
 TP = tuple[str, int]
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class Member:
     consumer_id: str
     host: str
     client_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class PartitionLag:
     topic: str
     partition: int
@@ -85,7 +86,7 @@ class ResetKind(enum.Enum):
         return self in (ResetKind.DATETIME, ResetKind.DURATION)
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class ResetSpec:
     """A reset strategy and its argument (offset, shift, instant in ms, or duration in ms)."""
 
@@ -101,7 +102,7 @@ class ResetSpec:
         raise ValueError(f"{self.kind.value} is not time based")
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class PlannedReset:
     topic: str
     partition: int

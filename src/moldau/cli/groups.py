@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from confluent_kafka import ConsumerGroupState, ConsumerGroupTopicPartitions, KafkaError, TopicPartition
@@ -33,6 +33,7 @@ from moldau.cli.group_offsets import (
     lag_rows,
     plan_reset,
 )
+from moldau.util.datatype import datatype
 
 # Kafka's spelling of the group states, as kafka-consumer-groups prints them.
 STATE_NAMES = {
@@ -134,7 +135,7 @@ def state_name(state: ConsumerGroupState | None) -> str:
 # -- reading a group ---------------------------------------------------------------------------
 
 
-@dataclass
+@datatype
 class GroupView:
     """What the cluster says about one group: description (None if unknown) and offsets."""
 

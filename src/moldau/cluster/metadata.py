@@ -26,9 +26,10 @@ import json
 import os
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from moldau.protocol.errors import ErrorCode, KafkaError
+from moldau.util.datatype import datatype
 
 _LEGAL_TOPIC = re.compile(r"^[a-zA-Z0-9._-]+$")
 MAX_TOPIC_NAME = 249
@@ -54,7 +55,7 @@ def validate_topic_name(name: str) -> None:
         )
 
 
-@dataclass(slots=True)
+@datatype(slots=True)
 class PartitionInfo:
     replicas: list[int]
     isr: list[int]
@@ -62,7 +63,7 @@ class PartitionInfo:
     leader_epoch: int = 0
 
 
-@dataclass(slots=True)
+@datatype(slots=True)
 class TopicInfo:
     name: str
     topic_id: uuid.UUID
@@ -74,7 +75,7 @@ class TopicInfo:
         return self.name in INTERNAL_TOPICS
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class BrokerEndpoint:
     node_id: int
     host: str

@@ -9,12 +9,12 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from moldau.config.broker_defs import BROKER_CONFIGS
 from moldau.config.defs import ConfigError, UnknownConfigError
 from moldau.config.topic import TOPIC_CONFIG_SYNONYMS, TOPIC_CONFIGS
+from moldau.util.datatype import datatype
 
 _KRAFT = (
     "Moldau has no KRaft controller: a single node keeps its metadata in its data directory "
@@ -57,7 +57,7 @@ def broker_config_synonyms(name: str) -> list[str]:
     return [name]
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class BrokerState:
     """Everything a :class:`BrokerConfig` knows, replaced as a whole on a dynamic update.
 

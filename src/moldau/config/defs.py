@@ -44,10 +44,11 @@ import enum
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, NamedTuple, Protocol
 
 from moldau.protocol.errors import ErrorCode, KafkaError
+from moldau.util.datatype import datatype
 
 __all__ = [
     "AtLeast",
@@ -259,7 +260,7 @@ class Validator(Protocol):
     def __call__(self, name: str, value: Any) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class Range:
     """A number within ``[low, high]``; either bound may be open (``None``)."""
 
@@ -287,7 +288,7 @@ def Between(low: float, high: float) -> Range:
     return Range(low, high)
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class OneOf:
     """A string equal (case-sensitively) to one of ``choices``."""
 
@@ -304,7 +305,7 @@ class OneOf:
         return "[" + ", ".join(self.choices) + "]"
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class ListOf:
     """A list whose every element is one of ``choices``; an empty list passes."""
 
@@ -322,7 +323,7 @@ class ListOf:
         return "[" + ", ".join(self.choices) + "]"
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class Predicate:
     """A validator from a test function, the reason shown when it fails, and a description."""
 
@@ -341,7 +342,7 @@ class Predicate:
 # --- definitions ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class ConfigDef:
     """One config: its name, type, typed default (``None``: unset), checks and documentation.
 
@@ -394,7 +395,7 @@ class DescribedSynonym(NamedTuple):
     source: ConfigSource
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class DescribedConfig:
     """One entry of a DescribeConfigs answer, before it is put in the response message.
 

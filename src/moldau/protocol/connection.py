@@ -16,7 +16,6 @@ from __future__ import annotations
 import struct
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from moldau.protocol import codegen
@@ -24,6 +23,7 @@ from moldau.protocol.frames import FrameError, FrameReader, ReceiveBuffers
 from moldau.protocol.headers import RequestHeader, parse_request_header, peek_prefix
 from moldau.protocol.primitives import DecodeError, Reader, Writer
 from moldau.protocol.schema import Api
+from moldau.util.datatype import datatype
 
 API_VERSIONS_KEY = 18
 _SIZE = struct.Struct(">i")
@@ -35,7 +35,7 @@ class RemoteProtocolError(Exception):
     """The peer violated the protocol; the connection must be closed."""
 
 
-@dataclass(slots=True)
+@datatype(slots=True)
 class Request:
     header: RequestHeader
     api: Api
@@ -52,7 +52,7 @@ class Request:
         return self.api.flexible(self.header.api_version)
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class _Plan:
     """One (API, version): its header versions and compiled body codecs."""
 

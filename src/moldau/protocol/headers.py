@@ -14,16 +14,16 @@ ApiVersions response always uses v0 so that a client can read it before it knows
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 
 from moldau.protocol.primitives import DecodeError, Reader
+from moldau.util.datatype import datatype
 
 _PREFIX = struct.Struct(">hhi")
 _CORRELATION = struct.Struct(">i")
 _CLIENT_ID_LENGTH = struct.Struct(">h")
 
 
-@dataclass(slots=True)
+@datatype(slots=True)
 class RequestHeader:
     api_key: int
     api_version: int

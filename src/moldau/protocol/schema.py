@@ -3,12 +3,12 @@
 Every API's request and response is declared once, as ordinary dataclasses whose fields carry
 their wire description in ``dataclasses.field(metadata=...)``, written with :func:`field`::
 
-    @dataclass(slots=True, kw_only=True)
+    @datatype(slots=True, kw_only=True)
     class DeleteRecordsPartition:
         partition_index: int = field(INT32)
         offset: int = field(INT64)
 
-    @dataclass(slots=True, kw_only=True)
+    @datatype(slots=True, kw_only=True)
     class DeleteRecordsTopic:
         name: str = field(STRING)
         partitions: list[DeleteRecordsPartition] = field(Array(DeleteRecordsPartition))
@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from moldau.protocol.primitives import ZERO_UUID, Reader, Writer
+from moldau.util.datatype import datatype
 
 MAX_VERSION = 0x7FFF
 
@@ -39,7 +39,7 @@ Decoder = Callable[[Reader], Any]
 Encoder = Callable[[Writer, Any], None]
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class Prim:
     """A primitive wire type. ``fixed`` names the Reader/Writer method used in every version;
     ``classic``/``compact`` name the (non-null, nullable) method pairs for variable types."""
@@ -75,7 +75,7 @@ RECORDS = Prim(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class Array:
     """An array of a primitive or of a declared struct (a dataclass)."""
 
@@ -98,7 +98,7 @@ def parse_versions(spec: str | None) -> tuple[int, int]:
     return (v, v)
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class FieldSpec:
     type: FieldType
     versions: tuple[int, int]
@@ -165,7 +165,7 @@ def fields_of(cls: type) -> list[tuple[str, FieldSpec]]:
 # -- API registry ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class Api:
     """One API: its key, request/response classes and the versions we serve.
 

@@ -49,7 +49,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from typing import Any
 
 from moldau.protocol.records.batch import BatchHeader, parse_header
@@ -69,6 +69,7 @@ from moldau.storage.segment import (
 )
 from moldau.storage.txn_cleaning import TransactionTracker, marker_type
 from moldau.storage.txn_index import AbortedTxn
+from moldau.util.datatype import datatype
 from moldau.util.fs import FileSystem
 
 log = logging.getLogger(__name__)
@@ -78,14 +79,14 @@ class CleaningAborted(Exception):
     """The job was told to stop (shutdown); its output was removed."""
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class SourceSegment:
     base_offset: int
     size: int  # at the snapshot: the job reads no further
     path: str  # the job opens it when it starts; a file gone by then means the log changed
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class CleanJob:
     name: str  # "<topic>-<partition>", for logging
     directory: str
@@ -107,7 +108,7 @@ class CleanJob:
         return (CleanJob, tuple(values))
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class CleanedGroup:
     base_offset: int  # of the new segment, also of the first segment it replaces
     replaced: tuple[int, ...]  # base offsets of the segments it replaces, in order
@@ -115,7 +116,7 @@ class CleanedGroup:
     aborts_removed: tuple[AbortedTxn, ...] = ()  # transactions whose ABORT marker it removed
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class CleanOutcome:
     end_offset: int  # the next pass's first dirty offset
     groups: tuple[CleanedGroup, ...]

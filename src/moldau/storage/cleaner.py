@@ -50,7 +50,6 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from moldau.storage.checkpoints import CheckpointError, read_offsets, write_offsets
@@ -69,6 +68,7 @@ from moldau.storage.segment import LogSegment
 from moldau.storage.swap import SwapFailed, swap_in
 from moldau.storage.txn_cleaning import forget_aborted
 from moldau.storage.worker_processes import WorkerProcesses
+from moldau.util.datatype import datatype
 from moldau.util.fs import FileSystem
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ TopicPartition = tuple[str, int]
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class CleanerConfig:
     """The broker's ``log.cleaner.*`` settings (Kafka's defaults)."""
 
@@ -90,7 +90,7 @@ class CleanerConfig:
     backoff_ms: int = 15000  # log.cleaner.backoff.ms: pause after finding nothing to clean
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class DirtyRange:
     """What one log offers the cleaner right now."""
 
@@ -119,7 +119,7 @@ class InlineExecutor(Executor):
         return future
 
 
-@dataclass
+@datatype
 class _InFlight:
     plog: PartitionLog
     job: CleanJob

@@ -19,9 +19,10 @@ positioned writes).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from moldau.protocol.records.compression import Compression
+from moldau.util.datatype import datatype
 
 LONG_MAX = (1 << 63) - 1
 
@@ -40,7 +41,7 @@ _CODECS: dict[str, int | None] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class LogConfig:
     segment_bytes: int = 1073741824
     segment_ms: int = 604800000

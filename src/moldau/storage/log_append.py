@@ -12,7 +12,6 @@ header objects kept in step), and when the active segment must roll first. Of th
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from moldau.protocol.errors import ErrorCode, KafkaError
@@ -27,6 +26,7 @@ from moldau.storage.config import LogConfig
 from moldau.storage.index import INT32_MAX
 from moldau.storage.producer_state import AppendOrigin, DuplicateOf
 from moldau.storage.segment import LogSegment
+from moldau.util.datatype import datatype
 
 if TYPE_CHECKING:  # log.py calls append and append_control
     from moldau.storage.log import PartitionLog
@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # log.py calls append and append_control
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class AppendInfo:
     first_offset: int
     last_offset: int

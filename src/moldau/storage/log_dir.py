@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 
+from moldau.util.datatype import datatype
 from moldau.util.fs import FileSystem
 from moldau.util.uuids import random_uuid_str
 
@@ -27,7 +27,7 @@ class MetaPropertiesError(Exception):
     ``meta.properties`` cannot be read. Startup must stop; the message says what to do."""
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class MetaProperties:
     """A data directory's identity. ``meta.properties`` is Java properties text (``key=value``
     lines, ``#`` comments), as Kafka writes it::

@@ -9,14 +9,14 @@ and timestamp lookups with.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from moldau.storage.segment import LogSegment
 from moldau.storage.segments import LogSegments
+from moldau.util.datatype import datatype
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class FetchData:
     data: bytes | memoryview  # whole batches; empty when there is nothing to return
     high_watermark: int

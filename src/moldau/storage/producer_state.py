@@ -71,12 +71,13 @@ from __future__ import annotations
 import enum
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import NamedTuple
 
 from moldau.protocol.errors import ErrorCode, KafkaError
 from moldau.protocol.records.batch import NO_SEQUENCE, BatchHeader
 from moldau.protocol.records.control import EndTxnMarker
+from moldau.util.datatype import datatype
 
 NO_PRODUCER_EPOCH = -1
 NUM_BATCHES_TO_RETAIN = 5
@@ -135,7 +136,7 @@ def _retained() -> deque[BatchMetadata]:
     return deque(maxlen=NUM_BATCHES_TO_RETAIN)
 
 
-@dataclass(slots=True)
+@datatype(slots=True)
 class ProducerEntry:
     """The state of one producer id in one partition; ``batches`` oldest first."""
 

@@ -29,17 +29,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from moldau.storage.log import PartitionLog
 from moldau.storage.segment import LogSegment
+from moldau.util.datatype import datatype
 
 log = logging.getLogger(__name__)
 
 Rule = Callable[[LogSegment], bool]
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class RetentionResult:
     segments: int
     size: int

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from moldau.broker.context import RequestContext
 from moldau.protocol.schema import Api
+from moldau.util.datatype import datatype
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class CoordinatorHandler:
     """``API`` is served by ``operation`` of the coordinator that ``runtime`` names on the
     broker (``"groups"`` or ``"txns"``)."""

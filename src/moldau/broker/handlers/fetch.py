@@ -13,8 +13,6 @@ Not served: fetches from followers (replica_id >= 0) come with replication.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.broker.context import RequestContext
 from moldau.broker.core import Broker
 from moldau.broker.errors import error_of
@@ -29,6 +27,7 @@ from moldau.protocol.messages.fetch import (
     PartitionData,
 )
 from moldau.protocol.primitives import ZERO_UUID
+from moldau.util.datatype import datatype
 
 API = FETCH
 
@@ -36,7 +35,7 @@ TOPIC_IDS_FROM = 13
 READ_COMMITTED = 1
 
 
-@dataclass(slots=True)
+@datatype(slots=True)
 class _Read:
     part: SessionPartition
     data: PartitionData

@@ -10,13 +10,14 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException
 from confluent_kafka.admin import NewTopic
 
 from moldau.cli.common import Cluster, CommandError, describe_kafka_error, stderr
+from moldau.util.datatype import datatype
 
 MB = 1024 * 1024
 _PERCENTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99), ("p99_9", 0.999))
@@ -38,7 +39,7 @@ def percentile_summary(samples_ms: Sequence[float]) -> dict[str, float] | None:
     return out
 
 
-@dataclass
+@datatype
 class Summary:
     mode: str
     topic: str

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from moldau.util.datatype import datatype
 
 # A new member whose JoinGroup stays parked this long is dropped (Kafka's
 # ``CLASSIC_GROUP_NEW_MEMBER_JOIN_TIMEOUT_MS``, not a broker setting).
 NEW_MEMBER_JOIN_TIMEOUT_MS = 5 * 60 * 1000
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class GroupConfig:
     offsets_topic_num_partitions: int = 50  # offsets.topic.num.partitions
     group_initial_rebalance_delay_ms: int = 3000  # group.initial.rebalance.delay.ms

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from moldau.coordinator.group.config import GroupConfig
@@ -25,6 +25,7 @@ from moldau.coordinator.group.records import (
 from moldau.coordinator.group.results import CoordinatorRecord, Effects, Token
 from moldau.coordinator.group.timer import Timer, heartbeat_key
 from moldau.util.clock import Clock
+from moldau.util.datatype import datatype
 
 
 def random_member_id(prefix: str) -> str:
@@ -32,7 +33,7 @@ def random_member_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4()}"
 
 
-@dataclass
+@datatype
 class Context:
     clock: Clock
     config: GroupConfig

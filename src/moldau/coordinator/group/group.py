@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from moldau.coordinator.group.jvm import hash_map_order
@@ -38,9 +37,10 @@ from moldau.coordinator.group.records import GroupMetadataMember, GroupMetadataV
 from moldau.coordinator.group.results import Token
 from moldau.coordinator.group.state import VALID_PREVIOUS_STATES, GroupState, check_transition
 from moldau.protocol.errors import ErrorCode
+from moldau.util.datatype import datatype
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class Waiter:
     """A parked request: the token to answer and the version to answer it in."""
 
@@ -48,7 +48,7 @@ class Waiter:
     version: int
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class Roster:
     """The membership of one generation. Immutable; ``members`` is never changed in place."""
 

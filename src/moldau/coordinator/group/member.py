@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Set
-from dataclasses import dataclass
 
 from moldau.protocol.primitives import DecodeError, Reader
+from moldau.util.datatype import datatype
 
 CONSUMER_PROTOCOL_TYPE = "consumer"
 
 Protocols = tuple[tuple[str, bytes], ...]  # (name, metadata) in the member's order of preference
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class Member:
     member_id: str
     group_instance_id: str | None

@@ -25,14 +25,14 @@ explicit retention (OffsetCommit v2-4) expires at its own expire timestamp inste
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from moldau.coordinator.group.group import ClassicGroup
 from moldau.coordinator.group.records import OffsetCommitValue
 from moldau.coordinator.group.state import GroupState
+from moldau.util.datatype import datatype
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class CommittedOffset:
     offset: int
     leader_epoch: int  # -1: none

@@ -26,15 +26,15 @@ group with any pending offset is not removed for being empty.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from moldau.coordinator.group.offsets import CommittedOffset
+from moldau.util.datatype import datatype
 
 Where = tuple[str, str, int]  # group, topic, partition
 Producer = tuple[int, int]  # __consumer_offsets partition, producer id
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class PendingOffset:
     offset: CommittedOffset
     position: int  # of its record, comparable with OffsetStore.position

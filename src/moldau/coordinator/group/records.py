@@ -46,11 +46,10 @@ Kafka 4.0 writes version 3. A tombstone (null value) deletes the offset or the g
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.codegen import decode, encode
 from moldau.protocol.primitives import DecodeError, Reader, Writer
 from moldau.protocol.schema import BYTES, INT32, INT64, STRING, Array, field
+from moldau.util.datatype import datatype
 
 OFFSET_COMMIT_KEY_VERSION = 1
 GROUP_METADATA_KEY_VERSION = 2
@@ -62,14 +61,14 @@ _MAX_VALUE_VERSION = 4
 _FLEXIBLE_FROM = 4
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class OffsetCommitKey:
     group: str = field(STRING)
     topic: str = field(STRING)
     partition: int = field(INT32)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class OffsetCommitValue:
     offset: int = field(INT64)
     leader_epoch: int = field(INT32, "3+", default=-1)
@@ -78,12 +77,12 @@ class OffsetCommitValue:
     expire_timestamp: int = field(INT64, "1", default=-1)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class GroupMetadataKey:
     group: str = field(STRING)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class GroupMetadataMember:
     member_id: str = field(STRING)
     group_instance_id: str | None = field(STRING, "3+", nullable="3+", default=None)
@@ -95,7 +94,7 @@ class GroupMetadataMember:
     assignment: bytes = field(BYTES)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class GroupMetadataValue:
     protocol_type: str = field(STRING)
     generation: int = field(INT32)

@@ -20,13 +20,15 @@ across all results.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from moldau.util.datatype import datatype
 
 Token = Hashable  # opaque, given by the runtime with each request; echoed with its reply
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class CoordinatorRecord:
     """One record of ``__consumer_offsets``: key and value in Kafka's layout (see ``records``).
 
@@ -47,7 +49,7 @@ class CoordinatorRecord:
         return self.producer_id >= 0
 
 
-@dataclass
+@datatype
 class Result:
     records: list[CoordinatorRecord] = field(default_factory=list)
     replies: list[tuple[Token, Any]] = field(default_factory=list)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import enum
 import heapq
 import itertools
-from dataclasses import dataclass
+
+from moldau.util.datatype import datatype
 
 
 class TimerKind(enum.Enum):
@@ -22,7 +23,7 @@ class TimerKind(enum.Enum):
     OFFSETS_EXPIRY = "offsets-expiry"  # the periodic retention sweep
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class TimerKey:
     kind: TimerKind
     group_id: str = ""

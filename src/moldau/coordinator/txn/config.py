@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from moldau.util.datatype import datatype
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class TxnConfig:
     transaction_state_log_num_partitions: int = 50  # transaction.state.log.num.partitions
     transaction_max_timeout_ms: int = 900000  # transaction.max.timeout.ms

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from moldau.coordinator.group import CoordinatorRecord
 from moldau.coordinator.group.jvm import partition_for
@@ -32,17 +32,18 @@ from moldau.coordinator.txn.records import encode_key, encode_value, value_versi
 from moldau.coordinator.txn.results import Effects, MarkerRequest, Pending
 from moldau.coordinator.txn.state import PREPARING, TransactionState
 from moldau.util.clock import Clock
+from moldau.util.datatype import datatype
 
 OFFSETS_TOPIC = "__consumer_offsets"
 
 
-@dataclass
+@datatype
 class MarkerProgress:
     waiting: set[TopicPartition]
     abandoned: bool = False  # a partition leader refused the markers for good; see ``ending``
 
 
-@dataclass
+@datatype
 class Context:
     clock: Clock
     config: TxnConfig

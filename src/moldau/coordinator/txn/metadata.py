@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from moldau.coordinator.txn.records import (
     TransactionLogValue,
@@ -29,6 +28,7 @@ from moldau.coordinator.txn.records import (
 )
 from moldau.coordinator.txn.state import COMPLETED, TransactionState, check_transition
 from moldau.protocol.errors import ErrorCode, KafkaError
+from moldau.util.datatype import datatype
 
 MAX_EPOCH = 32767  # Short.MAX_VALUE
 NO_PRODUCER_ID = -1
@@ -43,7 +43,7 @@ def epoch_exhausted(epoch: int) -> bool:
     return epoch >= MAX_EPOCH - 1
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class TxnMetadata:
     transactional_id: str
     producer_id: int

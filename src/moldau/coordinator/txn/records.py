@@ -44,29 +44,29 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from moldau.protocol.codegen import decode, encode
 from moldau.protocol.primitives import DecodeError, Reader, Writer
 from moldau.protocol.schema import INT8, INT16, INT32, INT64, STRING, Array, field
+from moldau.util.datatype import datatype
 
 KEY_VERSION = 0
 MAX_VALUE_VERSION = 1
 FLEXIBLE_FROM = 1
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class TransactionLogKey:
     transactional_id: str = field(STRING)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class TransactionLogPartitions:
     topic: str = field(STRING)
     partition_ids: list[int] = field(Array(INT32))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class TransactionLogValue:
     producer_id: int = field(INT64)
     previous_producer_id: int = field(INT64, "1+", tag=0, default=-1)

@@ -28,14 +28,15 @@ Each reply list is complete on its own; a token is answered at most once across 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from moldau.coordinator.group import CoordinatorRecord, Token
 from moldau.coordinator.txn.metadata import TxnMetadata
+from moldau.util.datatype import datatype
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class MarkerRequest:
     """A COMMIT (``committed``) or ABORT marker the runtime must write to a data partition."""
 
@@ -48,7 +49,7 @@ class MarkerRequest:
     transactional_id: str
 
 
-@dataclass
+@datatype
 class TxnResult:
     records: list[CoordinatorRecord] = field(default_factory=list)
     replies: list[tuple[Token, Any]] = field(default_factory=list)
@@ -56,7 +57,7 @@ class TxnResult:
     markers: list[MarkerRequest] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class Pending:
     """A change whose record is on its way to the log: the metadata it installs (None for a
     tombstone) and the exact value bytes that identify it when replayed."""

@@ -15,12 +15,11 @@ Version history:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import INT16, INT32, INT64, STRING, Api, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class AddOffsetsToTxnRequest:
     transactional_id: str = field(STRING)
     producer_id: int = field(INT64)
@@ -28,7 +27,7 @@ class AddOffsetsToTxnRequest:
     group_id: str = field(STRING)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class AddOffsetsToTxnResponse:
     throttle_time_ms: int = field(INT32)
     error_code: int = field(INT16)

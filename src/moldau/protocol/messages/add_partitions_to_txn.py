@@ -22,18 +22,17 @@ Version history:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import BOOL, INT16, INT32, INT64, STRING, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class AddPartitionsToTxnTopic:
     name: str = field(STRING)
     partitions: list[int] = field(Array(INT32))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class AddPartitionsToTxnTransaction:
     transactional_id: str = field(STRING, "4+")
     producer_id: int = field(INT64, "4+")
@@ -42,7 +41,7 @@ class AddPartitionsToTxnTransaction:
     topics: list[AddPartitionsToTxnTopic] = field(Array(AddPartitionsToTxnTopic), "4+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class AddPartitionsToTxnRequest:
     transactions: list[AddPartitionsToTxnTransaction] = field(Array(AddPartitionsToTxnTransaction), "4+")
     v3_and_below_transactional_id: str = field(STRING, "0-3")
@@ -51,13 +50,13 @@ class AddPartitionsToTxnRequest:
     v3_and_below_topics: list[AddPartitionsToTxnTopic] = field(Array(AddPartitionsToTxnTopic), "0-3")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class AddPartitionsToTxnPartitionResult:
     partition_index: int = field(INT32)
     partition_error_code: int = field(INT16)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class AddPartitionsToTxnTopicResult:
     name: str = field(STRING)
     results_by_partition: list[AddPartitionsToTxnPartitionResult] = field(
@@ -65,13 +64,13 @@ class AddPartitionsToTxnTopicResult:
     )
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class AddPartitionsToTxnResult:
     transactional_id: str = field(STRING, "4+")
     topic_results: list[AddPartitionsToTxnTopicResult] = field(Array(AddPartitionsToTxnTopicResult), "4+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class AddPartitionsToTxnResponse:
     throttle_time_ms: int = field(INT32)
     error_code: int = field(INT16, "4+")

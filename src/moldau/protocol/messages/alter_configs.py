@@ -12,31 +12,30 @@ Version history:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import BOOL, INT8, INT16, INT32, STRING, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class AlterableConfig:
     name: str = field(STRING)
     value: str | None = field(STRING, nullable="0+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class AlterConfigsResource:
     resource_type: int = field(INT8)
     resource_name: str = field(STRING)
     configs: list[AlterableConfig] = field(Array(AlterableConfig))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class AlterConfigsRequest:
     resources: list[AlterConfigsResource] = field(Array(AlterConfigsResource))
     validate_only: bool = field(BOOL)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class AlterConfigsResourceResponse:
     error_code: int = field(INT16)
     error_message: str | None = field(STRING, nullable="0+")
@@ -44,7 +43,7 @@ class AlterConfigsResourceResponse:
     resource_name: str = field(STRING)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class AlterConfigsResponse:
     throttle_time_ms: int = field(INT32)
     responses: list[AlterConfigsResourceResponse] = field(Array(AlterConfigsResourceResponse))

@@ -7,39 +7,38 @@ request's own version is too new, the broker answers with UNSUPPORTED_VERSION in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import BOOL, INT16, INT32, INT64, STRING, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class ApiVersionsRequest:
     client_software_name: str = field(STRING, "3+")
     client_software_version: str = field(STRING, "3+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class ApiVersionsResponseKey:
     api_key: int = field(INT16)
     min_version: int = field(INT16)
     max_version: int = field(INT16)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class SupportedFeatureKey:
     name: str = field(STRING, "3+")
     min_version: int = field(INT16, "3+")
     max_version: int = field(INT16, "3+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class FinalizedFeatureKey:
     name: str = field(STRING, "3+")
     max_version_level: int = field(INT16, "3+")
     min_version_level: int = field(INT16, "3+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class ApiVersionsResponse:
     error_code: int = field(INT16)
     api_keys: list[ApiVersionsResponseKey] = field(Array(ApiVersionsResponseKey))

@@ -13,17 +13,16 @@ Version history:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import BOOL, INT16, INT32, STRING, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class CreatePartitionsAssignment:
     broker_ids: list[int] = field(Array(INT32))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class CreatePartitionsTopic:
     name: str = field(STRING)
     count: int = field(INT32)
@@ -32,21 +31,21 @@ class CreatePartitionsTopic:
     )
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class CreatePartitionsRequest:
     topics: list[CreatePartitionsTopic] = field(Array(CreatePartitionsTopic))
     timeout_ms: int = field(INT32)
     validate_only: bool = field(BOOL)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class CreatePartitionsTopicResult:
     name: str = field(STRING)
     error_code: int = field(INT16)
     error_message: str | None = field(STRING, nullable="0+", default=None)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class CreatePartitionsResponse:
     throttle_time_ms: int = field(INT32)
     results: list[CreatePartitionsTopicResult] = field(Array(CreatePartitionsTopicResult))

@@ -18,24 +18,24 @@ Version history:
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 from moldau.protocol.schema import BOOL, INT8, INT16, INT32, STRING, UUID, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class CreatableReplicaAssignment:
     partition_index: int = field(INT32)
     broker_ids: list[int] = field(Array(INT32))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class CreatableTopicConfig:
     name: str = field(STRING)
     value: str | None = field(STRING, nullable="0+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class CreatableTopic:
     name: str = field(STRING)
     num_partitions: int = field(INT32)
@@ -44,14 +44,14 @@ class CreatableTopic:
     configs: list[CreatableTopicConfig] = field(Array(CreatableTopicConfig))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class CreateTopicsRequest:
     topics: list[CreatableTopic] = field(Array(CreatableTopic))
     timeout_ms: int = field(INT32, default=60000)
     validate_only: bool = field(BOOL, "1+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class CreatableTopicConfigs:
     name: str = field(STRING, "5+")
     value: str | None = field(STRING, "5+", nullable="5+")
@@ -60,7 +60,7 @@ class CreatableTopicConfigs:
     is_sensitive: bool = field(BOOL, "5+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class CreatableTopicResult:
     name: str = field(STRING)
     topic_id: uuid.UUID = field(UUID, "7+")
@@ -72,7 +72,7 @@ class CreatableTopicResult:
     configs: list[CreatableTopicConfigs] | None = field(Array(CreatableTopicConfigs), "5+", nullable="5+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class CreateTopicsResponse:
     throttle_time_ms: int = field(INT32, "2+")
     topics: list[CreatableTopicResult] = field(Array(CreatableTopicResult))

@@ -12,23 +12,22 @@ Version history:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import INT16, INT32, STRING, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DeleteGroupsRequest:
     groups_names: list[str] = field(Array(STRING))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DeletableGroupResult:
     group_id: str = field(STRING)
     error_code: int = field(INT16)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DeleteGroupsResponse:
     throttle_time_ms: int = field(INT32)
     results: list[DeletableGroupResult] = field(Array(DeletableGroupResult))

@@ -12,43 +12,42 @@ Version history:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import INT16, INT32, INT64, STRING, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DeleteRecordsPartition:
     partition_index: int = field(INT32)
     offset: int = field(INT64)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DeleteRecordsTopic:
     name: str = field(STRING)
     partitions: list[DeleteRecordsPartition] = field(Array(DeleteRecordsPartition))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DeleteRecordsRequest:
     topics: list[DeleteRecordsTopic] = field(Array(DeleteRecordsTopic))
     timeout_ms: int = field(INT32)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DeleteRecordsPartitionResult:
     partition_index: int = field(INT32)
     low_watermark: int = field(INT64)
     error_code: int = field(INT16)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DeleteRecordsTopicResult:
     name: str = field(STRING)
     partitions: list[DeleteRecordsPartitionResult] = field(Array(DeleteRecordsPartitionResult))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DeleteRecordsResponse:
     throttle_time_ms: int = field(INT32)
     topics: list[DeleteRecordsTopicResult] = field(Array(DeleteRecordsTopicResult))

@@ -16,25 +16,25 @@ Version history:
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 from moldau.protocol.schema import INT16, INT32, STRING, UUID, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DeleteTopicState:
     name: str | None = field(STRING, "6+", nullable="6+", default=None)
     topic_id: uuid.UUID = field(UUID, "6+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DeleteTopicsRequest:
     topics: list[DeleteTopicState] = field(Array(DeleteTopicState), "6+")
     topic_names: list[str] = field(Array(STRING), "0-5")
     timeout_ms: int = field(INT32)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DeletableTopicResult:
     name: str | None = field(STRING, nullable="6+")
     topic_id: uuid.UUID = field(UUID, "6+")
@@ -42,7 +42,7 @@ class DeletableTopicResult:
     error_message: str | None = field(STRING, "5+", nullable="5+", default=None)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DeleteTopicsResponse:
     throttle_time_ms: int = field(INT32, "1+")
     responses: list[DeletableTopicResult] = field(Array(DeletableTopicResult))

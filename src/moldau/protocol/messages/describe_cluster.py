@@ -13,19 +13,18 @@ Version history:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import BOOL, INT8, INT16, INT32, STRING, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DescribeClusterRequest:
     include_cluster_authorized_operations: bool = field(BOOL)
     endpoint_type: int = field(INT8, "1+", default=1)
     include_fenced_brokers: bool = field(BOOL, "2+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DescribeClusterBroker:
     broker_id: int = field(INT32)
     host: str = field(STRING)
@@ -34,7 +33,7 @@ class DescribeClusterBroker:
     is_fenced: bool = field(BOOL, "2+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DescribeClusterResponse:
     throttle_time_ms: int = field(INT32)
     error_code: int = field(INT16)

@@ -15,33 +15,32 @@ Version history:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import BOOL, INT8, INT16, INT32, STRING, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DescribeConfigsResource:
     resource_type: int = field(INT8)
     resource_name: str = field(STRING)
     configuration_keys: list[str] | None = field(Array(STRING), nullable="0+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DescribeConfigsRequest:
     resources: list[DescribeConfigsResource] = field(Array(DescribeConfigsResource))
     include_synonyms: bool = field(BOOL, "1+")
     include_documentation: bool = field(BOOL, "3+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DescribeConfigsSynonym:
     name: str = field(STRING, "1+")
     value: str | None = field(STRING, "1+", nullable="0+")
     source: int = field(INT8, "1+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DescribeConfigsResourceResult:
     name: str = field(STRING)
     value: str | None = field(STRING, nullable="0+")
@@ -54,7 +53,7 @@ class DescribeConfigsResourceResult:
     documentation: str | None = field(STRING, "3+", nullable="0+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DescribeConfigsResult:
     error_code: int = field(INT16)
     error_message: str | None = field(STRING, nullable="0+")
@@ -63,7 +62,7 @@ class DescribeConfigsResult:
     configs: list[DescribeConfigsResourceResult] = field(Array(DescribeConfigsResourceResult))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DescribeConfigsResponse:
     throttle_time_ms: int = field(INT32)
     results: list[DescribeConfigsResult] = field(Array(DescribeConfigsResult))

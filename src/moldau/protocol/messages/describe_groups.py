@@ -17,18 +17,17 @@ Version history:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import BOOL, BYTES, INT16, INT32, STRING, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DescribeGroupsRequest:
     groups: list[str] = field(Array(STRING))
     include_authorized_operations: bool = field(BOOL, "3+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DescribedGroupMember:
     member_id: str = field(STRING)
     group_instance_id: str | None = field(STRING, "4+", nullable="4+", default=None)
@@ -38,7 +37,7 @@ class DescribedGroupMember:
     member_assignment: bytes = field(BYTES)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DescribedGroup:
     error_code: int = field(INT16)
     error_message: str | None = field(STRING, "6+", nullable="6+", default=None)
@@ -50,7 +49,7 @@ class DescribedGroup:
     authorized_operations: int = field(INT32, "3+", default=-(2**31))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DescribeGroupsResponse:
     throttle_time_ms: int = field(INT32, "1+")
     groups: list[DescribedGroup] = field(Array(DescribedGroup))

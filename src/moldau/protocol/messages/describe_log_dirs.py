@@ -15,23 +15,22 @@ Version history:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import BOOL, INT16, INT32, INT64, STRING, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DescribableLogDirTopic:
     topic: str = field(STRING)
     partitions: list[int] = field(Array(INT32))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DescribeLogDirsRequest:
     topics: list[DescribableLogDirTopic] | None = field(Array(DescribableLogDirTopic), nullable="0+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DescribeLogDirsPartition:
     partition_index: int = field(INT32)
     partition_size: int = field(INT64)
@@ -39,13 +38,13 @@ class DescribeLogDirsPartition:
     is_future_key: bool = field(BOOL)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DescribeLogDirsTopic:
     name: str = field(STRING)
     partitions: list[DescribeLogDirsPartition] = field(Array(DescribeLogDirsPartition))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DescribeLogDirsResult:
     error_code: int = field(INT16)
     log_dir: str = field(STRING)
@@ -54,7 +53,7 @@ class DescribeLogDirsResult:
     usable_bytes: int = field(INT64, "4+", default=-1)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DescribeLogDirsResponse:
     throttle_time_ms: int = field(INT32)
     error_code: int = field(INT16, "3+")

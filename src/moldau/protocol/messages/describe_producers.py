@@ -13,23 +13,22 @@ Version history:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import INT16, INT32, INT64, STRING, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class TopicRequest:
     name: str = field(STRING)
     partition_indexes: list[int] = field(Array(INT32))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DescribeProducersRequest:
     topics: list[TopicRequest] = field(Array(TopicRequest))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class ProducerState:
     producer_id: int = field(INT64)
     producer_epoch: int = field(INT32)
@@ -39,7 +38,7 @@ class ProducerState:
     current_txn_start_offset: int = field(INT64, default=-1)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class PartitionResponse:
     partition_index: int = field(INT32)
     error_code: int = field(INT16)
@@ -47,13 +46,13 @@ class PartitionResponse:
     active_producers: list[ProducerState] = field(Array(ProducerState))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class TopicResponse:
     name: str = field(STRING)
     partitions: list[PartitionResponse] = field(Array(PartitionResponse))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DescribeProducersResponse:
     throttle_time_ms: int = field(INT32)
     topics: list[TopicResponse] = field(Array(TopicResponse))

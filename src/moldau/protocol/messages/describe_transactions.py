@@ -12,23 +12,22 @@ Version history:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import INT16, INT32, INT64, STRING, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DescribeTransactionsRequest:
     transactional_ids: list[str] = field(Array(STRING))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class TopicData:
     topic: str = field(STRING)
     partitions: list[int] = field(Array(INT32))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class TransactionState:
     error_code: int = field(INT16)
     transactional_id: str = field(STRING)
@@ -40,7 +39,7 @@ class TransactionState:
     topics: list[TopicData] = field(Array(TopicData))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class DescribeTransactionsResponse:
     throttle_time_ms: int = field(INT32)
     transaction_states: list[TransactionState] = field(Array(TransactionState))

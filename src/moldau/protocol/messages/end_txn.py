@@ -16,12 +16,11 @@ Version history:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import BOOL, INT16, INT32, INT64, STRING, Api, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class EndTxnRequest:
     transactional_id: str = field(STRING)
     producer_id: int = field(INT64)
@@ -29,7 +28,7 @@ class EndTxnRequest:
     committed: bool = field(BOOL)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class EndTxnResponse:
     throttle_time_ms: int = field(INT32)
     error_code: int = field(INT16)

@@ -29,7 +29,6 @@ Version history (v0-3 were removed by Kafka 4.0; v4 is the baseline):
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 from moldau.protocol.schema import (
     INT8,
@@ -43,15 +42,16 @@ from moldau.protocol.schema import (
     Array,
     field,
 )
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class ReplicaState:
     replica_id: int = field(INT32, "15+", default=-1)
     replica_epoch: int = field(INT64, "15+", default=-1)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class FetchPartition:
     partition: int = field(INT32)
     current_leader_epoch: int = field(INT32, "9+", default=-1)
@@ -62,21 +62,21 @@ class FetchPartition:
     replica_directory_id: uuid.UUID = field(UUID, "17+", tag=0)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class FetchTopic:
     topic: str = field(STRING, "0-12")
     topic_id: uuid.UUID = field(UUID, "13+")
     partitions: list[FetchPartition] = field(Array(FetchPartition))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class ForgottenTopic:
     topic: str = field(STRING, "7-12")
     topic_id: uuid.UUID = field(UUID, "13+")
     partitions: list[int] = field(Array(INT32), "7+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class FetchRequest:
     cluster_id: str | None = field(STRING, "12+", nullable="12+", tag=0, default=None)
     replica_id: int = field(INT32, "0-14", default=-1)
@@ -92,31 +92,31 @@ class FetchRequest:
     rack_id: str = field(STRING, "11+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class EpochEndOffset:
     epoch: int = field(INT32, "12+", default=-1)
     end_offset: int = field(INT64, "12+", default=-1)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class LeaderIdAndEpoch:
     leader_id: int = field(INT32, "12+", default=-1)
     leader_epoch: int = field(INT32, "12+", default=-1)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class SnapshotId:
     end_offset: int = field(INT64, default=-1)
     epoch: int = field(INT32, default=-1)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class AbortedTransaction:
     producer_id: int = field(INT64, "4+")
     first_offset: int = field(INT64, "4+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class PartitionData:
     partition_index: int = field(INT32)
     error_code: int = field(INT16)
@@ -133,14 +133,14 @@ class PartitionData:
     records: memoryview | bytes | None = field(RECORDS, nullable="0+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class FetchableTopicResponse:
     topic: str = field(STRING, "0-12")
     topic_id: uuid.UUID = field(UUID, "13+")
     partitions: list[PartitionData] = field(Array(PartitionData))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class NodeEndpoint:
     node_id: int = field(INT32, "16+")
     host: str = field(STRING, "16+")
@@ -148,7 +148,7 @@ class NodeEndpoint:
     rack: str | None = field(STRING, "16+", nullable="16+", default=None)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class FetchResponse:
     throttle_time_ms: int = field(INT32, "1+")
     error_code: int = field(INT16, "7+")

@@ -17,19 +17,18 @@ Version history:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import INT8, INT16, INT32, STRING, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class FindCoordinatorRequest:
     key: str = field(STRING, "0-3")
     key_type: int = field(INT8, "1+")
     coordinator_keys: list[str] = field(Array(STRING), "4+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class Coordinator:
     key: str = field(STRING, "4+")
     node_id: int = field(INT32, "4+")
@@ -39,7 +38,7 @@ class Coordinator:
     error_message: str | None = field(STRING, "4+", nullable="4+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class FindCoordinatorResponse:
     throttle_time_ms: int = field(INT32, "1+")
     error_code: int = field(INT16, "0-3")

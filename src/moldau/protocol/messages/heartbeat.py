@@ -14,12 +14,11 @@ Version history:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import INT16, INT32, STRING, Api, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class HeartbeatRequest:
     group_id: str = field(STRING)
     generation_id: int = field(INT32)
@@ -27,7 +26,7 @@ class HeartbeatRequest:
     group_instance_id: str | None = field(STRING, "3+", nullable="3+", default=None)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class HeartbeatResponse:
     throttle_time_ms: int = field(INT32, "1+")
     error_code: int = field(INT16)

@@ -14,32 +14,31 @@ The struct names carry an ``Incremental`` prefix so they never shadow AlterConfi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import BOOL, INT8, INT16, INT32, STRING, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class IncrementalAlterableConfig:
     name: str = field(STRING)
     config_operation: int = field(INT8)
     value: str | None = field(STRING, nullable="0+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class IncrementalAlterConfigsResource:
     resource_type: int = field(INT8)
     resource_name: str = field(STRING)
     configs: list[IncrementalAlterableConfig] = field(Array(IncrementalAlterableConfig))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class IncrementalAlterConfigsRequest:
     resources: list[IncrementalAlterConfigsResource] = field(Array(IncrementalAlterConfigsResource))
     validate_only: bool = field(BOOL)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class IncrementalAlterConfigsResourceResponse:
     error_code: int = field(INT16)
     error_message: str | None = field(STRING, nullable="0+")
@@ -47,7 +46,7 @@ class IncrementalAlterConfigsResourceResponse:
     resource_name: str = field(STRING)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class IncrementalAlterConfigsResponse:
     throttle_time_ms: int = field(INT32)
     responses: list[IncrementalAlterConfigsResourceResponse] = field(

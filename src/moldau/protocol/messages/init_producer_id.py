@@ -7,12 +7,11 @@ that understand the KIP-890 transaction protocol; neither changes the layout.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import INT16, INT32, INT64, STRING, Api, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class InitProducerIdRequest:
     transactional_id: str | None = field(STRING, nullable="0+", default=None)
     transaction_timeout_ms: int = field(INT32)
@@ -20,7 +19,7 @@ class InitProducerIdRequest:
     producer_epoch: int = field(INT16, "3+", default=-1)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class InitProducerIdResponse:
     throttle_time_ms: int = field(INT32)
     error_code: int = field(INT16)

@@ -24,18 +24,17 @@ Version history:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import BOOL, BYTES, INT16, INT32, STRING, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class JoinGroupRequestProtocol:
     name: str = field(STRING)
     metadata: bytes = field(BYTES)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class JoinGroupRequest:
     group_id: str = field(STRING)
     session_timeout_ms: int = field(INT32)
@@ -47,14 +46,14 @@ class JoinGroupRequest:
     reason: str | None = field(STRING, "8+", nullable="8+", default=None)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class JoinGroupResponseMember:
     member_id: str = field(STRING)
     group_instance_id: str | None = field(STRING, "5+", nullable="5+", default=None)
     metadata: bytes = field(BYTES)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class JoinGroupResponse:
     throttle_time_ms: int = field(INT32, "2+")
     error_code: int = field(INT16)

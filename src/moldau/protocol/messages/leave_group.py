@@ -16,33 +16,32 @@ Version history:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import INT16, INT32, STRING, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class MemberIdentity:
     member_id: str = field(STRING, "3+")
     group_instance_id: str | None = field(STRING, "3+", nullable="3+", default=None)
     reason: str | None = field(STRING, "5+", nullable="5+", default=None)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class LeaveGroupRequest:
     group_id: str = field(STRING)
     member_id: str = field(STRING, "0-2")
     members: list[MemberIdentity] = field(Array(MemberIdentity), "3+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class MemberResponse:
     member_id: str = field(STRING, "3+")
     group_instance_id: str | None = field(STRING, "3+", nullable="3+")
     error_code: int = field(INT16, "3+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class LeaveGroupResponse:
     throttle_time_ms: int = field(INT32, "1+")
     error_code: int = field(INT16)

@@ -15,18 +15,17 @@ Version history:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import INT16, INT32, STRING, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class ListGroupsRequest:
     states_filter: list[str] = field(Array(STRING), "4+")
     types_filter: list[str] = field(Array(STRING), "5+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class ListedGroup:
     group_id: str = field(STRING)
     protocol_type: str = field(STRING)
@@ -34,7 +33,7 @@ class ListedGroup:
     group_type: str = field(STRING, "5+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class ListGroupsResponse:
     throttle_time_ms: int = field(INT32, "1+")
     error_code: int = field(INT16)

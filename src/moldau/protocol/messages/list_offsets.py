@@ -18,25 +18,24 @@ Version history (v0, which could return several offsets, was removed by Kafka 4.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import INT8, INT16, INT32, INT64, STRING, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class ListOffsetsPartition:
     partition_index: int = field(INT32)
     current_leader_epoch: int = field(INT32, "4+", default=-1)
     timestamp: int = field(INT64)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class ListOffsetsTopic:
     name: str = field(STRING)
     partitions: list[ListOffsetsPartition] = field(Array(ListOffsetsPartition))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class ListOffsetsRequest:
     replica_id: int = field(INT32)
     isolation_level: int = field(INT8, "2+")
@@ -44,7 +43,7 @@ class ListOffsetsRequest:
     timeout_ms: int = field(INT32, "10+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class ListOffsetsPartitionResponse:
     partition_index: int = field(INT32)
     error_code: int = field(INT16)
@@ -53,13 +52,13 @@ class ListOffsetsPartitionResponse:
     leader_epoch: int = field(INT32, "4+", default=-1)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class ListOffsetsTopicResponse:
     name: str = field(STRING)
     partitions: list[ListOffsetsPartitionResponse] = field(Array(ListOffsetsPartitionResponse))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class ListOffsetsResponse:
     throttle_time_ms: int = field(INT32, "2+")
     topics: list[ListOffsetsTopicResponse] = field(Array(ListOffsetsTopicResponse))

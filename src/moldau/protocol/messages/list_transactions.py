@@ -13,26 +13,25 @@ Version history:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import INT16, INT32, INT64, STRING, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class ListTransactionsRequest:
     state_filters: list[str] = field(Array(STRING))
     producer_id_filters: list[int] = field(Array(INT64))
     duration_filter: int = field(INT64, "1+", default=-1)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class TransactionState:
     transactional_id: str = field(STRING)
     producer_id: int = field(INT64)
     transaction_state: str = field(STRING)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class ListTransactionsResponse:
     throttle_time_ms: int = field(INT32)
     error_code: int = field(INT16)

@@ -29,20 +29,20 @@ Version history:
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 from moldau.protocol.schema import BOOL, INT16, INT32, STRING, UUID, Api, Array, field
+from moldau.util.datatype import datatype
 
 AUTHORIZED_OPERATIONS_OMITTED = -(2**31)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class MetadataRequestTopic:
     topic_id: uuid.UUID = field(UUID, "10+")
     name: str | None = field(STRING, nullable="10+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class MetadataRequest:
     topics: list[MetadataRequestTopic] | None = field(Array(MetadataRequestTopic), nullable="1+")
     allow_auto_topic_creation: bool = field(BOOL, "4+", default=True)
@@ -50,7 +50,7 @@ class MetadataRequest:
     include_topic_authorized_operations: bool = field(BOOL, "8+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class MetadataResponseBroker:
     node_id: int = field(INT32)
     host: str = field(STRING)
@@ -58,7 +58,7 @@ class MetadataResponseBroker:
     rack: str | None = field(STRING, "1+", nullable="1+", default=None)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class MetadataResponsePartition:
     error_code: int = field(INT16)
     partition_index: int = field(INT32)
@@ -69,7 +69,7 @@ class MetadataResponsePartition:
     offline_replicas: list[int] = field(Array(INT32), "5+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class MetadataResponseTopic:
     error_code: int = field(INT16)
     name: str | None = field(STRING, nullable="12+")
@@ -79,7 +79,7 @@ class MetadataResponseTopic:
     topic_authorized_operations: int = field(INT32, "8+", default=AUTHORIZED_OPERATIONS_OMITTED)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class MetadataResponse:
     throttle_time_ms: int = field(INT32, "3+")
     brokers: list[MetadataResponseBroker] = field(Array(MetadataResponseBroker))

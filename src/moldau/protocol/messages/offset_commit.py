@@ -20,12 +20,11 @@ Version history:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import INT16, INT32, INT64, STRING, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class OffsetCommitRequestPartition:
     partition_index: int = field(INT32)
     committed_offset: int = field(INT64)
@@ -34,13 +33,13 @@ class OffsetCommitRequestPartition:
     committed_metadata: str | None = field(STRING, nullable="0+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class OffsetCommitRequestTopic:
     name: str = field(STRING)
     partitions: list[OffsetCommitRequestPartition] = field(Array(OffsetCommitRequestPartition))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class OffsetCommitRequest:
     group_id: str = field(STRING)
     generation_id_or_member_epoch: int = field(INT32, "1+", default=-1)
@@ -50,19 +49,19 @@ class OffsetCommitRequest:
     topics: list[OffsetCommitRequestTopic] = field(Array(OffsetCommitRequestTopic))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class OffsetCommitResponsePartition:
     partition_index: int = field(INT32)
     error_code: int = field(INT16)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class OffsetCommitResponseTopic:
     name: str = field(STRING)
     partitions: list[OffsetCommitResponsePartition] = field(Array(OffsetCommitResponsePartition))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class OffsetCommitResponse:
     throttle_time_ms: int = field(INT32, "3+")
     topics: list[OffsetCommitResponseTopic] = field(Array(OffsetCommitResponseTopic))

@@ -22,24 +22,23 @@ Version history:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import BOOL, INT16, INT32, INT64, STRING, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class OffsetFetchRequestTopic:
     name: str = field(STRING, "0-7")
     partition_indexes: list[int] = field(Array(INT32), "0-7")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class OffsetFetchRequestTopics:
     name: str = field(STRING, "8+")
     partition_indexes: list[int] = field(Array(INT32), "8+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class OffsetFetchRequestGroup:
     group_id: str = field(STRING, "8+")
     member_id: str | None = field(STRING, "9+", nullable="9+", default=None)
@@ -49,7 +48,7 @@ class OffsetFetchRequestGroup:
     )
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class OffsetFetchRequest:
     group_id: str = field(STRING, "0-7")
     topics: list[OffsetFetchRequestTopic] | None = field(
@@ -59,7 +58,7 @@ class OffsetFetchRequest:
     require_stable: bool = field(BOOL, "7+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class OffsetFetchResponsePartition:
     partition_index: int = field(INT32, "0-7")
     committed_offset: int = field(INT64, "0-7")
@@ -68,13 +67,13 @@ class OffsetFetchResponsePartition:
     error_code: int = field(INT16, "0-7")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class OffsetFetchResponseTopic:
     name: str = field(STRING, "0-7")
     partitions: list[OffsetFetchResponsePartition] = field(Array(OffsetFetchResponsePartition), "0-7")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class OffsetFetchResponsePartitions:
     partition_index: int = field(INT32, "8+")
     committed_offset: int = field(INT64, "8+")
@@ -83,20 +82,20 @@ class OffsetFetchResponsePartitions:
     error_code: int = field(INT16, "8+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class OffsetFetchResponseTopics:
     name: str = field(STRING, "8+")
     partitions: list[OffsetFetchResponsePartitions] = field(Array(OffsetFetchResponsePartitions), "8+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class OffsetFetchResponseGroup:
     group_id: str = field(STRING, "8+")
     topics: list[OffsetFetchResponseTopics] = field(Array(OffsetFetchResponseTopics), "8+")
     error_code: int = field(INT16, "8+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class OffsetFetchResponse:
     throttle_time_ms: int = field(INT32, "3+")
     topics: list[OffsetFetchResponseTopic] = field(Array(OffsetFetchResponseTopic), "0-7")

@@ -16,31 +16,30 @@ Version history (v0-1 were removed by Kafka 4.0; v2 is the baseline):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import INT16, INT32, INT64, STRING, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class OffsetForLeaderPartition:
     partition: int = field(INT32)
     current_leader_epoch: int = field(INT32, "2+", default=-1)
     leader_epoch: int = field(INT32)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class OffsetForLeaderTopic:
     topic: str = field(STRING)
     partitions: list[OffsetForLeaderPartition] = field(Array(OffsetForLeaderPartition))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class OffsetForLeaderEpochRequest:
     replica_id: int = field(INT32, "3+", default=-2)
     topics: list[OffsetForLeaderTopic] = field(Array(OffsetForLeaderTopic))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class EpochEndOffset:
     error_code: int = field(INT16)
     partition: int = field(INT32)
@@ -48,13 +47,13 @@ class EpochEndOffset:
     end_offset: int = field(INT64, default=-1)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class OffsetForLeaderTopicResult:
     topic: str = field(STRING)
     partitions: list[EpochEndOffset] = field(Array(EpochEndOffset))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class OffsetForLeaderEpochResponse:
     throttle_time_ms: int = field(INT32, "2+")
     topics: list[OffsetForLeaderTopicResult] = field(Array(OffsetForLeaderTopicResult))

@@ -27,24 +27,23 @@ Version history:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import INT16, INT32, INT64, RECORDS, STRING, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class PartitionProduceData:
     index: int = field(INT32)
     records: memoryview | bytes | None = field(RECORDS, nullable="0+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class TopicProduceData:
     name: str = field(STRING)
     partition_data: list[PartitionProduceData] = field(Array(PartitionProduceData))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class ProduceRequest:
     transactional_id: str | None = field(STRING, "3+", nullable="3+", default=None)
     acks: int = field(INT16)
@@ -52,19 +51,19 @@ class ProduceRequest:
     topic_data: list[TopicProduceData] = field(Array(TopicProduceData))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class BatchIndexAndErrorMessage:
     batch_index: int = field(INT32, "8+")
     batch_index_error_message: str | None = field(STRING, "8+", nullable="8+", default=None)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class LeaderIdAndEpoch:
     leader_id: int = field(INT32, "10+", default=-1)
     leader_epoch: int = field(INT32, "10+", default=-1)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class PartitionProduceResponse:
     index: int = field(INT32)
     error_code: int = field(INT16)
@@ -76,13 +75,13 @@ class PartitionProduceResponse:
     current_leader: LeaderIdAndEpoch = field(LeaderIdAndEpoch, "10+", tag=0)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class TopicProduceResponse:
     name: str = field(STRING)
     partition_responses: list[PartitionProduceResponse] = field(Array(PartitionProduceResponse))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class NodeEndpoint:
     node_id: int = field(INT32, "10+")
     host: str = field(STRING, "10+")
@@ -90,7 +89,7 @@ class NodeEndpoint:
     rack: str | None = field(STRING, "10+", nullable="10+", default=None)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class ProduceResponse:
     responses: list[TopicProduceResponse] = field(Array(TopicProduceResponse))
     throttle_time_ms: int = field(INT32, "1+")

@@ -15,18 +15,17 @@ Version history:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import BYTES, INT16, INT32, STRING, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class SyncGroupRequestAssignment:
     member_id: str = field(STRING)
     assignment: bytes = field(BYTES)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class SyncGroupRequest:
     group_id: str = field(STRING)
     generation_id: int = field(INT32)
@@ -37,7 +36,7 @@ class SyncGroupRequest:
     assignments: list[SyncGroupRequestAssignment] = field(Array(SyncGroupRequestAssignment))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class SyncGroupResponse:
     throttle_time_ms: int = field(INT32, "1+")
     error_code: int = field(INT16)

@@ -20,12 +20,11 @@ Version history:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import INT16, INT32, INT64, STRING, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class TxnOffsetCommitRequestPartition:
     partition_index: int = field(INT32)
     committed_offset: int = field(INT64)
@@ -33,13 +32,13 @@ class TxnOffsetCommitRequestPartition:
     committed_metadata: str | None = field(STRING, nullable="0+")
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class TxnOffsetCommitRequestTopic:
     name: str = field(STRING)
     partitions: list[TxnOffsetCommitRequestPartition] = field(Array(TxnOffsetCommitRequestPartition))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class TxnOffsetCommitRequest:
     transactional_id: str = field(STRING)
     group_id: str = field(STRING)
@@ -51,19 +50,19 @@ class TxnOffsetCommitRequest:
     topics: list[TxnOffsetCommitRequestTopic] = field(Array(TxnOffsetCommitRequestTopic))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class TxnOffsetCommitResponsePartition:
     partition_index: int = field(INT32)
     error_code: int = field(INT16)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class TxnOffsetCommitResponseTopic:
     name: str = field(STRING)
     partitions: list[TxnOffsetCommitResponsePartition] = field(Array(TxnOffsetCommitResponsePartition))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class TxnOffsetCommitResponse:
     throttle_time_ms: int = field(INT32)
     topics: list[TxnOffsetCommitResponseTopic] = field(Array(TxnOffsetCommitResponseTopic))

@@ -13,18 +13,17 @@ Version history:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from moldau.protocol.schema import BOOL, INT16, INT32, INT64, STRING, Api, Array, field
+from moldau.util.datatype import datatype
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class WritableTxnMarkerTopic:
     name: str = field(STRING)
     partition_indexes: list[int] = field(Array(INT32))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class WritableTxnMarker:
     producer_id: int = field(INT64)
     producer_epoch: int = field(INT16)
@@ -33,30 +32,30 @@ class WritableTxnMarker:
     coordinator_epoch: int = field(INT32)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class WriteTxnMarkersRequest:
     markers: list[WritableTxnMarker] = field(Array(WritableTxnMarker))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class WritableTxnMarkerPartitionResult:
     partition_index: int = field(INT32)
     error_code: int = field(INT16)
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class WritableTxnMarkerTopicResult:
     name: str = field(STRING)
     partitions: list[WritableTxnMarkerPartitionResult] = field(Array(WritableTxnMarkerPartitionResult))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class WritableTxnMarkerResult:
     producer_id: int = field(INT64)
     topics: list[WritableTxnMarkerTopicResult] = field(Array(WritableTxnMarkerTopicResult))
 
 
-@dataclass(slots=True, kw_only=True)
+@datatype(slots=True, kw_only=True)
 class WriteTxnMarkersResponse:
     markers: list[WritableTxnMarkerResult] = field(Array(WritableTxnMarkerResult))
 

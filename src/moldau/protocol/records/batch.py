@@ -25,10 +25,9 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from moldau.protocol.records.crc import crc32c
-
+from moldau.util.datatype import datatype
 
 HEADER_SIZE = 61
 LOG_OVERHEAD = 12  # base_offset + batch_length
@@ -56,7 +55,7 @@ class CorruptBatchError(ValueError):
     """A batch whose bytes are inconsistent (bad length, magic or CRC)."""
 
 
-@dataclass(slots=True)
+@datatype(slots=True)
 class BatchHeader:
     base_offset: int
     batch_length: int

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import enum
 import struct
-from dataclasses import dataclass
 
 from moldau.protocol.records.batch import CorruptBatchError, parse_header
 from moldau.protocol.records.records import Record, build_batch, decode_records
+from moldau.util.datatype import datatype
 
 CONTROL_KEY_VERSION = 0
 END_TXN_MARKER_VERSION = 0
@@ -36,7 +36,7 @@ class ControlType(enum.IntEnum):
     COMMIT = 1
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class EndTxnMarker:
     """A parsed end-transaction marker and the header fields that place it."""
 

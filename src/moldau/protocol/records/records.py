@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from moldau.protocol.primitives import DecodeError, Reader, encode_varint
 from moldau.protocol.records.batch import (
@@ -58,6 +58,7 @@ from moldau.protocol.records.compression import (
     decompress,
 )
 from moldau.protocol.records.scan import record_keys
+from moldau.util.datatype import datatype
 
 Header = tuple[str, bytes | None]
 RecordTuple = tuple[bytes | None, bytes | None, Sequence[Header], int | None]
@@ -66,7 +67,7 @@ RecordTuple = tuple[bytes | None, bytes | None, Sequence[Header], int | None]
 _NULL = encode_varint(-1)
 
 
-@dataclass(frozen=True, slots=True)
+@datatype(frozen=True, slots=True)
 class Record:
     """One record. ``offset`` and ``timestamp`` are the absolute values, filled in by
     ``decode_records`` from the batch header; ``build_batch`` reads only the deltas."""
