@@ -65,6 +65,41 @@ def test_read_limits(tmp_path, fs):
     assert seg.read(1008, 1 << 20, 4 * batch_size, min_one=True) is None
 
 
+def test_a_read_is_one_pread_when_the_window_holds_the_batch_and_the_data(tmp_path, fs):
+    seg, data = filled_segment(tmp_path, fs)
+    batch_size = len(data) // 10
+    for offset in (1000, 1005, 1019):
+        fs.reads.clear()
+        got = seg.read(offset, 1 << 20, min_one=True)
+        start = (offset - 1000) // 2 * batch_size
+        assert got is not None and (got.position, bytes(got.data)) == (start, bytes(data[start:]))
+        assert sum(fs.reads.values()) == 1, fs.reads
+
+
+def test_a_read_walks_the_file_when_the_window_falls_short(tmp_path, fs):
+    """No index entry near the offset and a small max_bytes: the batch of the offset lies past
+    the window read from the index entry, so the file is walked and the data read again."""
+    seg = LogSegment.create(fs, str(tmp_path), 0, LogConfig(index_interval_bytes=1 << 20), START_MS)
+    data = bytearray()
+    for offset in range(0, 400, 2):
+        batch = bytearray(make_batch(2, ts=5000))
+        ((_, h),) = iter_headers(batch)
+        batch[0:8] = offset.to_bytes(8, "big")
+        h.base_offset = offset
+        seg.append(batch, [(0, h)], START_MS)
+        data += batch
+    batch_size = len(data) // 200
+    assert 200 * batch_size > 16 * 1024 + batch_size  # the last batch lies past any window
+    fs.reads.clear()
+    got = seg.read(398, batch_size, min_one=True)
+    assert got is not None and bytes(got.data) == bytes(data[-batch_size:])
+    assert sum(fs.reads.values()) > 1
+    oversized = seg.read(398, 10, min_one=True)  # larger than max_bytes: whole, as min_one asks
+    assert oversized is not None and bytes(oversized.data) == bytes(data[-batch_size:])
+    assert seg.read(398, 10, min_one=False) == (199 * batch_size, b"")
+    assert seg.read(400, 1 << 20, min_one=True) is None
+
+
 def test_recover_reports_what_was_cut(tmp_path, fs):
     seg, data = filled_segment(tmp_path, fs)
     with open(seg.log_path, "ab") as f:

@@ -89,6 +89,22 @@ def walk_batches(
         position += h.size
 
 
+def find_in_window(buf: bytes | bytearray | memoryview, offset: int) -> tuple[int, BatchHeader] | None:
+    """Position in ``buf`` (which starts at a batch boundary) and header of the first batch
+    whose last offset is >= ``offset``; None when ``buf`` runs out, or holds a header that does
+    not parse, before it (the caller walks the file instead, which reports what is wrong)."""
+    rel, n = 0, len(buf)
+    while rel + HEADER_SIZE <= n:
+        try:
+            h = parse_header(buf, rel)
+        except CorruptBatchError:
+            return None
+        if h.last_offset >= offset:
+            return rel, h
+        rel += h.size
+    return None
+
+
 def whole_batches_length(buf: bytes | bytearray | memoryview) -> int:
     """Length of the longest prefix of ``buf`` made of whole batches (by their length fields)."""
     position, n = 0, len(buf)

@@ -36,7 +36,13 @@ from typing import NamedTuple
 
 from moldau.protocol.records.batch import BatchHeader
 from moldau.storage import segment_recovery, timestamp_search
-from moldau.storage.batch_reader import read_header, walk_batches, whole_batches_length
+from moldau.storage.batch_reader import (
+    HEADER_WINDOW,
+    find_in_window,
+    read_header,
+    walk_batches,
+    whole_batches_length,
+)
 from moldau.storage.config import LogConfig
 from moldau.storage.index import CorruptIndexError, OffsetIndex, TimeIndex
 from moldau.storage.open_files import FileHandle, OpenFiles
@@ -361,18 +367,35 @@ class LogSegment:
         them and none at or past ``max_position`` (a batch boundary). When the first batch alone
         is larger than ``max_bytes`` it is returned whole if ``min_one``, otherwise the data is
         empty. None when no batch of this segment reaches ``offset`` before ``max_position``."""
-        found = self.translate_offset(offset)
-        if found is None:
+        if self.offset_limit is not None and offset >= self.offset_limit:
             return None
-        position, first = found
-        limit = (self.size if max_position is None else min(max_position, self.size)) - position
+        self.ensure_indexes()
+        # One pread from the offset index's entry usually holds both the headers up to the
+        # batch of ``offset`` and the data to return; the file is walked only when it does not.
+        start = self.offset_index.lookup(offset)[1]
+        stop = self.size if max_position is None else min(max_position, self.size)
+        window = self.fs.pread(self._log(), max(0, min(stop - start, HEADER_WINDOW + max_bytes)), start)
+        found_in_window = find_in_window(window, offset)
+        if found_in_window is not None:
+            rel, first = found_in_window
+            position = start + rel
+        else:
+            found = self.translate_offset(offset)
+            if found is None:
+                return None
+            position, first = found
+            rel = -1
+        limit = stop - position
         if limit < first.size:
             return None
-        if first.size > max_bytes:
-            data = self.fs.pread(self._log(), first.size, position) if min_one else b""
-            return SegmentRead(position, data)
-        buf = self.fs.pread(self._log(), min(max_bytes, limit), position)
-        end = whole_batches_length(buf)
+        want = first.size if first.size > max_bytes else min(max_bytes, limit)
+        if first.size > max_bytes and not min_one:
+            return SegmentRead(position, b"")
+        if rel >= 0 and rel + want <= len(window):
+            buf: bytes | memoryview = memoryview(window)[rel : rel + want]
+        else:
+            buf = self.fs.pread(self._log(), want, position)
+        end = want if first.size > max_bytes else whole_batches_length(buf)
         return SegmentRead(position, buf if end == len(buf) else memoryview(buf)[:end])
 
     def find_offset_by_timestamp(self, timestamp: int, start_offset: int) -> tuple[int, int] | None:
