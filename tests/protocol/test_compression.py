@@ -13,6 +13,7 @@ import cramjam
 import pytest
 from kafka import codec as kp_codec
 
+from moldau.protocol.records import compression
 from moldau.protocol.records.compression import (
     XERIAL_MAGIC,
     Compression,
@@ -165,6 +166,37 @@ def test_high_ratio_payload_within_limit(codec: Compression) -> None:
     # Zeros compress far better than the initial output guess; the buffer has to grow.
     data = bytes(10 * 1024 * 1024)
     assert decompress(codec, compress(codec, data), max_size=len(data)) == data
+
+
+class CountingCodec:
+    """A stream codec module that counts its ``decompress_into`` calls."""
+
+    def __init__(self, module: ModuleType) -> None:
+        self.module = module
+        self.calls = 0
+
+    def decompress_into(self, data: Any, out: bytearray) -> int:
+        self.calls += 1
+        return int(self.module.decompress_into(data, out))
+
+
+@pytest.mark.parametrize("codec", [Compression.GZIP, Compression.LZ4, Compression.ZSTD])
+def test_similar_payloads_inflate_in_one_pass_after_the_first(
+    codec: Compression, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counting = CountingCodec(compression._STREAM_CODECS[codec])
+    monkeypatch.setitem(compression._STREAM_CODECS, codec, counting)
+    monkeypatch.setattr(compression, "_last_ratio", {})
+    data = bytes(range(64)) * 16384  # 1 MiB that shrinks far more than fourfold
+    payload = compress(codec, data)
+    first = decompress(codec, payload)
+    assert first == data and counting.calls > 1  # the first guess (4x the input) is short
+    counting.calls = 0
+    for other in (data, data[: len(data) * 9 // 10]):  # one like it, one a little smaller
+        assert decompress(codec, compress(codec, other)) == other
+    assert counting.calls == 2
+    with pytest.raises(DecompressedSizeError):  # what was learnt does not lift the limit
+        decompress(codec, payload, max_size=len(data) - 1)
 
 
 def streamed_bomb(module: ModuleType, total: int, **kwargs: Any) -> bytes:

@@ -27,11 +27,13 @@ xerial snappy framing (big-endian)::
 Decompression is bounded: every call names a ``max_size`` and fails with
 ``DecompressedSizeError`` rather than produce more bytes than that, so a small hostile payload
 (a "zip bomb") cannot exhaust memory. gzip, lz4 and zstd decompress into a fixed-size buffer,
-which makes the codec stop as soon as the buffer is full; the buffer starts at a small multiple
-of the input and grows fourfold up to ``max_size + 1``, so a legitimate payload costs about one
-pass and a bomb at most a few passes of bounded size. Raw snappy declares its uncompressed
-length up front; that declaration is checked before anything is allocated, block by block for
-the xerial framing.
+which makes the codec stop as soon as the buffer is full. The buffer starts with room for what
+the codec's previous payload inflated to per byte, and a quarter more (a stream of similar
+batches inflates in one pass; the first payload of a codec starts at four times its size),
+and grows fourfold up to ``max_size + 1``: a bomb costs at most a few passes of bounded size.
+The inflated bytes are returned in that buffer, cut to length, not copied. Raw snappy declares
+its uncompressed length up front; that declaration is checked before anything is allocated,
+block by block for the xerial framing.
 
 Everything here is plain functions over bytes; errors are ``CompressionError`` (the payload is
 not valid for its codec) and its subclass ``DecompressedSizeError`` (the payload is valid as far
@@ -95,6 +97,9 @@ DEFAULT_LEVELS: dict[Compression, int | None] = {
 
 _INITIAL_OUTPUT = 16 * 1024
 _GROWTH = 4
+_MARGIN = 1.25
+# Output bytes per input byte of each codec's last payload (a guess for the next one only).
+_last_ratio: dict[Compression, float] = {}
 # The message cramjam reports when decompress_into runs out of output space (Rust's WriteZero).
 _OUTPUT_FULL = "failed to write whole buffer"
 
@@ -154,7 +159,9 @@ def _xerial_compress(data: Buffer) -> bytes:
 # -- decompression -------------------------------------------------------------------------------
 
 
-def decompress(codec: int, data: Buffer, *, max_size: int = DEFAULT_MAX_DECOMPRESSED_SIZE) -> bytes:
+def decompress(
+    codec: int, data: Buffer, *, max_size: int = DEFAULT_MAX_DECOMPRESSED_SIZE
+) -> bytes | bytearray:
     """Decompress ``data`` written with ``codec``, producing at most ``max_size`` bytes.
 
     Raises ``DecompressedSizeError`` if the output would be larger and ``CompressionError`` if
@@ -176,10 +183,12 @@ def is_xerial(data: Buffer) -> bool:
     return len(data) >= XERIAL_HEADER_SIZE and bytes(memoryview(data)[:8]) == XERIAL_MAGIC
 
 
-def _stream_decompress(c: Compression, data: Buffer, max_size: int) -> bytes:
+def _stream_decompress(c: Compression, data: Buffer, max_size: int) -> bytearray:
     module = _STREAM_CODECS[c]
     limit = max_size + 1  # one spare byte tells "exactly max_size" from "more than max_size"
-    capacity = min(limit, max(_INITIAL_OUTPUT, len(data) * _GROWTH))
+    size = len(data)
+    guess = int(size * _last_ratio.get(c, _GROWTH / _MARGIN) * _MARGIN)
+    capacity = min(limit, max(_INITIAL_OUTPUT, guess))
     while True:
         out = bytearray(capacity)
         try:
@@ -193,7 +202,10 @@ def _stream_decompress(c: Compression, data: Buffer, max_size: int) -> bytes:
             continue
         if n > max_size:
             raise DecompressedSizeError(_name(c), max_size)
-        return bytes(memoryview(out)[:n])
+        if size:
+            _last_ratio[c] = n / size
+        del out[n:]
+        return out
 
 
 def _snappy_raw_decompress(block: Buffer, budget: int, max_size: int) -> bytearray:

@@ -107,12 +107,12 @@ def decode_records(
 
 def records_section(
     batch: memoryview, h: BatchHeader, *, max_decompressed_size: int = DEFAULT_MAX_DECOMPRESSED_SIZE
-) -> bytes | memoryview:
+) -> memoryview:
     """The records of the batch ``h`` at the start of ``batch``, inflated if compressed (then
     with the errors of ``compression.decompress``)."""
     section = batch[HEADER_SIZE : h.size]
     if h.compression:
-        return decompress(h.compression, section, max_size=max_decompressed_size)
+        return memoryview(decompress(h.compression, section, max_size=max_decompressed_size))
     return section
 
 
