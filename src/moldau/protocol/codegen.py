@@ -224,8 +224,8 @@ def _compile_decoder(cls: type, version: int, flexible: bool) -> Decoder:
 def _compile_encoder(cls: type, version: int, flexible: bool) -> Encoder:
     """Generate the encoder's source, as for decoders: consecutive fixed-width fields are
     packed with one ``struct`` call, arrays in place, other fields written by their compiled
-    encoders, then
-    (flexible versions) the tagged fields that differ from their defaults."""
+    encoders, then (flexible versions) the tagged fields that differ from their defaults: a
+    zero count, written in place, when none does."""
     plain: list[tuple[str, FieldSpec]] = []
     tagged: list[tuple[int, str, Encoder, Any]] = []
     for name, spec in fields_of(cls):
@@ -302,8 +302,17 @@ def _compile_encoder(cls: type, version: int, flexible: bool) -> Encoder:
         env[f"E{i}"] = _type_encoder(t, version, flexible, spec.is_nullable(version))
         lines.append(f"    E{i}(w, obj.{name})")
     flush_run()
-    if flexible and tagged:
-        lines.append("    write_tagged(w, obj)")
+    if flexible and tagged:  # a count of 0 when every tagged field has its default, the usual case
+        same = []
+        for j, (_, name, _, default) in enumerate(tagged):
+            env[f"T{j}"] = default
+            same.append(f"obj.{name} == T{j}")
+        lines += [
+            f"    if {' and '.join(same)}:",
+            "        w.buf.append(0)",
+            "    else:",
+            "        write_tagged(w, obj)",
+        ]
     elif flexible:
         lines.append("    w.buf.append(0)  # no tagged fields declared")
     elif len(lines) == 1:
