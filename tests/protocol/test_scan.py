@@ -1,7 +1,8 @@
 """``scan.section_ok`` answers exactly as decoding the section record by record and checking
-each record would, and ``scan.record_keys`` reads the keys decoding reads: for well-formed
-sections of every shape, and for sections damaged at random (bytes changed, cut short,
-lengthened), which is where a walk that skips over bytes could go astray."""
+each record would, ``scan.record_keys`` reads the keys decoding reads, and ``decode_section``
+(whose inline walk comes first) returns what the field-by-field decoder returns: for
+well-formed sections of every shape, and for sections damaged at random (bytes changed, cut
+short, lengthened), which is where a walk that skips over bytes could go astray."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from moldau.protocol.records import records
 from moldau.protocol.records.batch import (
     HEADER_SIZE,
     NO_TIMESTAMP,
@@ -63,7 +65,7 @@ def test_shapes_that_pass() -> None:
     assert not fast(section, h.records_count, keys_required=True)  # one key is null
     assert fast(section[: -len(section) // 2], h.records_count) is False
     keys = record_keys(section, h.records_count)
-    assert keys == [(i, row[0]) for i, row in enumerate(rows)]
+    assert keys == [(i, row[0], row[1] is None) for i, row in enumerate(rows)]
     assert record_keys(section[:-1], h.records_count) is None
 
 
@@ -128,4 +130,68 @@ def test_agrees_with_decoding(
         decoded = decode_section(bytes(data), dataclasses.replace(h, records_count=count))
     except CorruptBatchError:
         return
-    assert record_keys(bytes(data), count) == [(r.offset_delta, r.key) for r in decoded]
+    assert record_keys(bytes(data), count) == [(r.offset_delta, r.key, r.value is None) for r in decoded]
+
+
+def strict(section: bytes, h: BatchHeader) -> list[Any] | str:
+    """The field-by-field decode of ``section``, or its error's message."""
+    try:
+        return records._decode_section(section, h)
+    except (CorruptBatchError, records.DecodeError) as e:
+        return str(e)
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    rows=st.lists(row, min_size=1, max_size=8),
+    damages=st.lists(damage, max_size=3),
+    count_offset=st.sampled_from([0, 0, 0, -1, 1]),
+    log_append_time=st.booleans(),
+)
+def test_decoding_agrees_with_the_field_by_field_decoder(
+    rows: list[Any], damages: list[Any], count_offset: int, log_append_time: bool
+) -> None:
+    section, h = section_of(rows)
+    data = bytearray(section)
+    for kind, where, value in damages:
+        pos = where % (len(data) + 1)
+        if kind == "set" and pos < len(data):
+            data[pos] = value
+        elif kind == "cut":
+            del data[pos:]
+        elif kind == "add":
+            data.insert(pos, value)
+    h = dataclasses.replace(h, records_count=h.records_count + count_offset)
+    if log_append_time:
+        h = dataclasses.replace(h, attributes=h.attributes | 0x08, max_timestamp=T0 + 7)
+    expected = strict(bytes(data), h)
+    event(f"decodes: {not isinstance(expected, str)}")
+    for form in (bytes(data), memoryview(bytes(data))):
+        try:
+            got: list[Any] | str = decode_section(form, h)
+        except CorruptBatchError as e:
+            got = str(e)
+        if isinstance(expected, str):
+            assert isinstance(got, str)  # the same refusal, its message from the strict decoder
+        else:
+            assert got == expected
+            assert records._decode_fast(form, h) == expected  # decoded by the walk itself
+
+
+def test_decoding_reads_every_field_of_every_shape() -> None:
+    rows = [
+        (b"k", b"v", [], T0),
+        (None, b"v", [], T0 - 500),
+        (b"k", None, [("h", None), ("\u00e9", b"x" * 300)], T0 + 500),
+        (b"", b"", [("", b"")], T0),
+        (b"k" * 200, b"v" * 70_000, [], T0),  # two- and three-byte lengths
+    ]
+    rows += [(b"%d" % i, b"x", [], T0 + i) for i in range(300)]  # two-byte offset deltas
+    section, h = section_of(rows)
+    got = decode_section(section, h)
+    assert got == records._decode_section(section, h) == records._decode_fast(section, h)
+    assert [(r.key, r.value, r.headers, r.timestamp, r.offset) for r in got[:3]] == [
+        (b"k", b"v", [], T0, 0),
+        (None, b"v", [], T0 - 500, 1),
+        (b"k", None, [("h", None), ("\u00e9", b"x" * 300)], T0 + 500, 2),
+    ]

@@ -235,7 +235,7 @@ class _Pass:
                 if h.last_offset < start:
                     continue
                 if not h.is_control and not aborted:
-                    for offset, key in record_offsets_and_keys(data, h):
+                    for offset, key, _ in record_offsets_and_keys(data, h):
                         if key is None or offset < start:
                             continue
                         if not offsets.put(key, offset):

@@ -48,7 +48,14 @@ from moldau.protocol.records.batch import (
     crc32c,
 )
 from moldau.protocol.records.compression import Compression, is_xerial
-from moldau.protocol.records.records import Record, build_batch, decode_records
+from moldau.protocol.records.records import (
+    Record,
+    build_batch,
+    decode_records,
+    decode_section,
+    records_section,
+    section_offsets_and_keys,
+)
 from moldau.storage.offset_map import OffsetMap
 
 _I16 = struct.Struct(">h")
@@ -62,15 +69,17 @@ def delete_horizon(h: BatchHeader) -> int | None:
     return h.base_timestamp if h.attributes & DELETE_HORIZON_BIT else None
 
 
-def retains(record: Record, offsets: OffsetMap, horizon: int | None, now_ms: int) -> bool:
+def retains(
+    offset: int, key: bytes | None, tombstone: bool, offsets: OffsetMap, horizon: int | None, now_ms: int
+) -> bool:
     """Kafka's ``shouldRetainRecord`` for v2 batches."""
-    if record.offset > offsets.latest_offset:
+    if offset > offsets.latest_offset:
         return True
-    if record.key is None:
+    if key is None:
         return False
-    if record.offset < offsets.get(record.key):
+    if offset < offsets.get(key):
         return False
-    return record.value is not None or horizon is None or now_ms < horizon
+    return not tombstone or horizon is None or now_ms < horizon
 
 
 def clean_batch(
@@ -85,24 +94,28 @@ def clean_batch(
 ) -> Batch | None:
     """What the cleaned segment gets for this batch (see the module docstring): ``batch``
     itself, a rebuilt or empty batch, or None to drop it. ``discard``: a data batch of an
-    aborted transaction, or a marker whose transaction has no data left."""
+    aborted transaction, or a marker whose transaction has no data left. The records are
+    decoded only for a batch that keeps some of them and must be rebuilt; the rest is
+    decided from each record's offset, key and whether it is a tombstone."""
     if h.is_control:
         return _clean_control(batch, h, now_ms, delete_retention_ms, keep_empty, discard)
     if discard:
         return empty_batch(h) if keep_empty else None
     horizon = delete_horizon(h)
-    records = decode_records(batch)
-    kept = [r for r in records if retains(r, offsets, horizon, now_ms)]
-    if not kept:
+    section = records_section(memoryview(batch), h)
+    records = section_offsets_and_keys(section, h)
+    kept = [retains(o, k, t, offsets, horizon, now_ms) for o, k, t in records]
+    if not any(kept):
         if not keep_empty:
             return None
         return batch if not records else empty_batch(h)
-    needs_horizon = horizon is None and any(r.value is None for r in kept)
-    if len(kept) == len(records) and not needs_horizon:
+    needs_horizon = horizon is None and any(t for (_, _, t), keep in zip(records, kept, strict=True) if keep)
+    if all(kept) and not needs_horizon:
         return batch
     if needs_horizon:
         horizon = now_ms + delete_retention_ms
-    return rebuild_batch(batch, h, kept, horizon)
+    decoded = decode_section(section, h)
+    return rebuild_batch(batch, h, [r for r, keep in zip(decoded, kept, strict=True) if keep], horizon)
 
 
 def _clean_control(

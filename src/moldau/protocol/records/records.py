@@ -57,7 +57,7 @@ from moldau.protocol.records.compression import (
     compress,
     decompress,
 )
-from moldau.protocol.records.scan import record_keys
+from moldau.protocol.records.scan import record_keys, varint_at
 from moldau.util.datatype import datatype
 
 Header = tuple[str, bytes | None]
@@ -134,24 +134,149 @@ def with_codec(
     return encode_batch(converted, compress(codec, section, level=level, xerial=True))
 
 
-def record_offsets_and_keys(batch: memoryview, h: BatchHeader) -> list[tuple[int, bytes | None]]:
-    """``(offset, key)`` of every record of the batch ``h`` at the start of ``batch``, without
-    decoding the records (``scan.record_keys``); a batch that walk turns down is decoded, for
-    the error ``decode_records`` raises."""
-    keys = record_keys(records_section(batch, h), h.records_count)
+def record_offsets_and_keys(batch: memoryview, h: BatchHeader) -> list[tuple[int, bytes | None, bool]]:
+    """``(offset, key, is a tombstone)`` of every record of the batch ``h`` at the start of
+    ``batch``, without decoding the records (``scan.record_keys``); a batch that walk turns
+    down is decoded, for the error ``decode_records`` raises."""
+    return section_offsets_and_keys(records_section(batch, h), h)
+
+
+def section_offsets_and_keys(
+    section: bytes | memoryview, h: BatchHeader
+) -> list[tuple[int, bytes | None, bool]]:
+    """``record_offsets_and_keys`` of a records section (see ``records_section``)."""
+    keys = record_keys(section, h.records_count)
     if keys is None:
-        return [(r.offset, r.key) for r in decode_records(batch)]
+        return [(r.offset, r.key, r.value is None) for r in decode_section(section, h)]
     base = h.base_offset
-    return [(base + delta, key) for delta, key in keys]
+    return [(base + delta, key, tombstone) for delta, key, tombstone in keys]
 
 
 def decode_section(section: bytes | memoryview, h: BatchHeader) -> list[Record]:
     """The records of ``section`` (see ``records_section``), strictly framed as
-    ``decode_records`` describes; ``CorruptBatchError`` if they are not."""
+    ``decode_records`` describes; ``CorruptBatchError`` if they are not.
+
+    A well-formed section is decoded by ``_decode_fast``; one it turns down is decoded again
+    field by field, which finds the error and says what it is."""
+    try:
+        fast = _decode_fast(section, h)
+    except IndexError:
+        fast = None
+    if fast is not None:
+        return fast
     try:
         return _decode_section(section, h)
     except DecodeError as e:
         raise CorruptBatchError(f"malformed record: {e}") from None
+
+
+def _decode_fast(buf: bytes | memoryview, h: BatchHeader) -> list[Record] | None:
+    """The records of ``buf``, or None where anything is amiss (``_decode_section`` says
+    what). Reads as ``scan.py`` walks: varints of one or two bytes inline (a call per varint
+    would cost about half the speed), every read past ``buf`` an IndexError. A field that
+    runs past its record's end leaves the position past it, which the end check turns down."""
+    out: list[Record] = []
+    pos = 0
+    end = len(buf)
+    base_offset = h.base_offset
+    base_timestamp = h.base_timestamp
+    log_append_time = h.max_timestamp if h.log_append_time else None
+    for _ in range(h.records_count):
+        b = buf[pos]
+        if b < 0x80:
+            length = (b >> 1) ^ -(b & 1)
+            pos += 1
+        elif buf[pos + 1] < 0x80:
+            b = (b & 0x7F) | (buf[pos + 1] << 7)
+            length = (b >> 1) ^ -(b & 1)
+            pos += 2
+        else:
+            length, pos = varint_at(buf, pos)
+        record_end = pos + length
+        if length <= 0 or record_end > end:
+            return None
+        attributes = buf[pos]
+        if attributes > 0x7F:
+            attributes -= 0x100
+        b = buf[pos + 1]
+        if b < 0x80:
+            timestamp_delta = (b >> 1) ^ -(b & 1)
+            pos += 2
+        else:
+            timestamp_delta, pos = varint_at(buf, pos + 1)
+        b = buf[pos]
+        if b < 0x80:
+            offset_delta = (b >> 1) ^ -(b & 1)
+            pos += 1
+        else:
+            offset_delta, pos = varint_at(buf, pos)
+        b = buf[pos]
+        if b < 0x80:
+            n = (b >> 1) ^ -(b & 1)
+            pos += 1
+        else:
+            n, pos = varint_at(buf, pos)
+        if n >= 0:
+            key: bytes | None = bytes(buf[pos : pos + n])
+            pos += n
+        elif n == -1:
+            key = None
+        else:
+            return None
+        b = buf[pos]
+        if b < 0x80:
+            n = (b >> 1) ^ -(b & 1)
+            pos += 1
+        elif buf[pos + 1] < 0x80:
+            b = (b & 0x7F) | (buf[pos + 1] << 7)
+            n = (b >> 1) ^ -(b & 1)
+            pos += 2
+        else:
+            n, pos = varint_at(buf, pos)
+        if n >= 0:
+            value: bytes | None = bytes(buf[pos : pos + n])
+            pos += n
+        elif n == -1:
+            value = None
+        else:
+            return None
+        headers: list[Header] = []
+        if buf[pos] == 0:
+            pos += 1
+        else:
+            count, pos = varint_at(buf, pos)
+            if count < 0:
+                return None
+            for _ in range(count):
+                n, pos = varint_at(buf, pos)
+                if n < 0:
+                    return None
+                header_key = str(buf[pos : pos + n], "utf-8", "surrogateescape")
+                pos += n
+                n, pos = varint_at(buf, pos)
+                if n >= 0:
+                    headers.append((header_key, bytes(buf[pos : pos + n])))
+                    pos += n
+                elif n == -1:
+                    headers.append((header_key, None))
+                else:
+                    return None
+        if pos != record_end:
+            return None
+        timestamp = base_timestamp + timestamp_delta if log_append_time is None else log_append_time
+        out.append(
+            Record(
+                offset_delta,
+                timestamp_delta,
+                key,
+                value,
+                headers,
+                attributes,
+                base_offset + offset_delta,
+                timestamp,
+            )
+        )
+    return out if pos == end else None
 
 
 def _decode_section(section: bytes | memoryview, h: BatchHeader) -> list[Record]:
