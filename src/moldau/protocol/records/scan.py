@@ -1,5 +1,5 @@
 """Walks over a records section that build nothing: a fast yes/no check for the produce
-path, and the records' keys for the cleaner's offset map.
+path, and the records' keys (with whether each is a tombstone) for the cleaner.
 
 Validating a compressed batch (or any batch of a compacted topic) means walking its records:
 Kafka checks every record's framing, timestamp and, on compacted topics, its key.
@@ -10,8 +10,9 @@ Kafka's broker skips over keys, values and headers, at a fraction of that.
 ``section_ok`` only says whether a section passes. It accepts nothing that the full decode
 would reject, so a caller that gets False decodes the section the slow way for the exact
 error and the per-record messages, which are rare enough not to matter for speed.
-``record_keys`` gives each record's offset delta and key, skipping the rest of each record by
-its length prefix (cleaning 300,000 records took 1.94 s with it, 2.65 s decoding them).
+``record_keys`` gives each record's offset delta, key and whether its value is null, skipping
+the rest of each record by its length prefix: the cleaner builds its offset map from it and
+decides which records a batch keeps, decoding only the batches it must rebuild.
 
 The varints are read inline where they fit in one or two bytes (lengths below 8 KiB, counts,
 deltas) and through ``varint_at`` otherwise; the inline read is written out at each field, since
