@@ -99,6 +99,19 @@ damage = st.one_of(
 )
 
 
+def damaged(section: bytes, damages: list[Any]) -> bytes:
+    data = bytearray(section)
+    for kind, where, value in damages:
+        pos = where % (len(data) + 1)
+        if kind == "set" and pos < len(data):
+            data[pos] = value
+        elif kind == "cut":
+            del data[pos:]
+        elif kind == "add":
+            data.insert(pos, value)
+    return bytes(data)
+
+
 @settings(max_examples=600, deadline=None)
 @given(
     rows=st.lists(row, min_size=1, max_size=8),
@@ -111,26 +124,18 @@ def test_agrees_with_decoding(
     rows: list[Any], damages: list[Any], count_offset: int, check_timestamps: bool, keys_required: bool
 ) -> None:
     section, h = section_of(rows)
-    data = bytearray(section)
-    for kind, where, value in damages:
-        pos = where % (len(data) + 1)
-        if kind == "set" and pos < len(data):
-            data[pos] = value
-        elif kind == "cut":
-            del data[pos:]
-        elif kind == "add":
-            data.insert(pos, value)
+    data = damaged(section, damages)
     count = h.records_count + count_offset
     low = LOW if check_timestamps else None
-    expected = decoded_ok(bytes(data), count, h, low, keys_required)
+    expected = decoded_ok(data, count, h, low, keys_required)
     event(f"passes: {expected}")
-    assert fast(bytes(data), count, low, keys_required) is expected
+    assert fast(data, count, low, keys_required) is expected
     # The cleaner's key walk reads what decoding reads wherever decoding succeeds.
     try:
-        decoded = decode_section(bytes(data), dataclasses.replace(h, records_count=count))
+        decoded = decode_section(data, dataclasses.replace(h, records_count=count))
     except CorruptBatchError:
         return
-    assert record_keys(bytes(data), count) == [(r.offset_delta, r.key, r.value is None) for r in decoded]
+    assert record_keys(data, count) == [(r.offset_delta, r.key, r.value is None) for r in decoded]
 
 
 def strict(section: bytes, h: BatchHeader) -> list[Any] | str:
@@ -152,21 +157,13 @@ def test_decoding_agrees_with_the_field_by_field_decoder(
     rows: list[Any], damages: list[Any], count_offset: int, log_append_time: bool
 ) -> None:
     section, h = section_of(rows)
-    data = bytearray(section)
-    for kind, where, value in damages:
-        pos = where % (len(data) + 1)
-        if kind == "set" and pos < len(data):
-            data[pos] = value
-        elif kind == "cut":
-            del data[pos:]
-        elif kind == "add":
-            data.insert(pos, value)
+    data = damaged(section, damages)
     h = dataclasses.replace(h, records_count=h.records_count + count_offset)
     if log_append_time:
         h = dataclasses.replace(h, attributes=h.attributes | 0x08, max_timestamp=T0 + 7)
-    expected = strict(bytes(data), h)
+    expected = strict(data, h)
     event(f"decodes: {not isinstance(expected, str)}")
-    for form in (bytes(data), memoryview(bytes(data))):
+    for form in (data, memoryview(data)):
         try:
             got: list[Any] | str = decode_section(form, h)
         except CorruptBatchError as e:
