@@ -16,9 +16,11 @@ alternating:
 
 Times move with whatever else the machine runs; ``--instructions`` counts the CPU
 instructions the process executes per request instead (``perf stat``, Debian package
-``linux-perf``): two runs of N and 4N requests, the difference divided by 3N, so start-up
-and warm-up cancel out. Counts repeat within a fraction of a percent, which makes changes of
-a few percent visible where timings cannot show them.
+``linux-perf``; where the machine gives perf no instruction counter, valgrind's callgrind
+with N/10 requests, slower but just as repeatable): two runs of N and 4N requests, the
+difference divided by 3N, so start-up and warm-up cancel out. Counts repeat within a
+fraction of a percent, which makes changes of a few percent visible where timings cannot
+show them.
 """
 
 from __future__ import annotations
@@ -83,33 +85,72 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=5, help="timings; the best is printed (5)")
     p.add_argument("--profile", action="store_true", help="print a cProfile of one timing instead")
     p.add_argument(
-        "--instructions", action="store_true", help="count instructions per request with perf stat instead"
+        "--instructions",
+        action="store_true",
+        help="count instructions per request (perf stat, or callgrind) instead",
     )
     return p.parse_args()
 
 
-def instructions_per_request(args: argparse.Namespace) -> None:
-    """Run this script under ``perf stat`` with N and 4N requests; print the difference per
-    request. The topic is created by a child process, which ``--no-inherit`` leaves out."""
+def _perf_count(command: list[str]) -> int | None:
+    """User-space instructions of ``command`` by ``perf stat``; None where perf cannot count
+    them (a virtual machine without the counters, or no perf)."""
     if shutil.which("perf") is None:
-        raise SystemExit("request_cost: --instructions needs perf (Debian package linux-perf)")
+        return None
+    done = subprocess.run(
+        ["perf", "stat", "--no-inherit", "-x,", "-e", "instructions:u", *command],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    for line in done.stderr.splitlines():
+        fields = line.split(",")
+        if len(fields) > 2 and fields[2].startswith("instructions") and fields[0].isdigit():
+            return int(fields[0])
+    return None
+
+
+def _callgrind_count(command: list[str]) -> int:
+    """Instructions of ``command`` (child processes left out) counted by valgrind's callgrind,
+    which runs it about 50 times slower but needs no hardware counters."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit(
+            "request_cost: --instructions needs perf with hardware counters, or valgrind "
+            "(Debian packages linux-perf, valgrind)"
+        )
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    for line in done.stderr.splitlines():
+        if "Collected :" in line:
+            return int(line.rsplit(":", 1)[1].strip())
+    raise SystemExit(f"request_cost: callgrind counted no instructions:\n{done.stderr[-2000:]}")
+
+
+def instructions_per_request(args: argparse.Namespace) -> None:
+    """Run this script with N and 4N requests under ``perf stat`` (or, where perf cannot count
+    instructions, under callgrind with a tenth of the requests); print the difference per
+    request. The topic is created by a child process, which neither counts."""
     shape = ["--per-read", str(args.per_read), "--records", str(args.records)]
     shape += ["--record-size", str(args.record_size), "--partitions", str(args.partitions)]
 
-    def count(requests: int) -> int:
-        command = ["perf", "stat", "--no-inherit", "-x,", "-e", "instructions:u", sys.executable, __file__]
-        command += ["--repeat", "1", "--requests", str(requests), *shape]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        for line in done.stderr.splitlines():
-            fields = line.split(",")
-            if len(fields) > 2 and fields[2].startswith("instructions") and fields[0].isdigit():
-                return int(fields[0])
-        raise SystemExit(f"request_cost: perf stat counted no instructions:\n{done.stderr}")
+    def command(requests: int) -> list[str]:
+        return [sys.executable, __file__, "--repeat", "1", "--requests", str(requests), *shape]
 
-    low, high = count(args.requests), count(4 * args.requests)
+    requests, tool = args.requests, "perf stat"
+    low: int | None = _perf_count(command(requests))
+    if low is not None:
+        high = _perf_count(command(4 * requests))
+        assert high is not None
+    else:
+        requests, tool = max(400, args.requests // 10), "callgrind"
+        low, high = _callgrind_count(command(requests)), _callgrind_count(command(4 * requests))
     print(
-        f"{(high - low) / (3 * args.requests):,.0f} instructions per request "
-        f"({args.per_read} per read, {args.records} x {args.record_size} B records)"
+        f"{(high - low) / (3 * requests):,.0f} instructions per request "
+        f"({args.per_read} per read, {args.records} x {args.record_size} B records; {tool})"
     )
 
 
