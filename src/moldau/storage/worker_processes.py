@@ -3,12 +3,13 @@ rewriting): run there, it never holds the interpreter lock the event loop needs 
 request.
 
 ``WorkerProcesses`` is a ``concurrent.futures.Executor``. Each worker is a child interpreter
-(running ``serve`` below), started at the first job that needs it and kept for the next
-ones; it runs one job at a time. A job is a picklable function and its
-arguments; parent and worker exchange length-prefixed pickles over the worker's stdin and
-stdout, and one parent thread per running job waits for the answer (in a blocking read, which
-does not hold the interpreter lock). The worker's stdout is kept for the answers only: what a
-job prints goes to stderr, as does its logging.
+(running ``serve`` below), started at the first job that needs it and kept for the next ones,
+until it has been idle for ``idle_timeout`` seconds (its memory, some 30 MB, goes back to the
+system; the next job starts a new one); it runs one job at a time. A job is a picklable
+function and its arguments; parent and worker exchange length-prefixed pickles over the
+worker's stdin and stdout, and one parent thread per running job waits for the answer (in a
+blocking read, which does not hold the interpreter lock). The worker's stdout is kept for the
+answers only: what a job prints goes to stderr, as does its logging.
 
 Lifetimes: a worker whose stdin reaches its end exits, so workers never outlive the broker,
 however it ends. ``shutdown(cancel_futures=True)`` ends running jobs at once (their futures
@@ -39,8 +40,9 @@ _LENGTH = struct.Struct(">Q")
 class WorkerProcesses(Executor):
     """See the module docstring; at most ``workers`` jobs run at once, the others wait."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, idle_timeout: float | None = 60.0) -> None:
         self._max = workers
+        self._idle_timeout = idle_timeout
         self._lock = threading.Lock()
         self._idle: list[_Worker] = []
         self._busy: set[_Worker] = set()
@@ -85,6 +87,7 @@ class WorkerProcesses(Executor):
             self._running += 1
             worker = self._idle.pop() if self._idle else None
             if worker is not None:
+                worker.stop_idle_timer()
                 self._busy.add(worker)
             thread = threading.Thread(
                 target=self._run, args=(worker, job), name="worker-process", daemon=True
@@ -117,9 +120,19 @@ class WorkerProcesses(Executor):
                 keep = worker.alive and not self._shut
                 if keep:
                     self._idle.append(worker)
+                    if self._idle_timeout is not None:
+                        worker.start_idle_timer(self._idle_timeout, self._expire)
             self._start_waiting()
         if worker is not None and not keep:
             worker.close()
+
+    def _expire(self, worker: _Worker) -> None:
+        """The idle timer of ``worker`` ran out: close it unless a job took it meanwhile."""
+        with self._lock:
+            if worker not in self._idle:
+                return
+            self._idle.remove(worker)
+        worker.close()
 
 
 _Job = tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]
@@ -142,6 +155,17 @@ class _Worker:
         self._to: IO[bytes] = self.process.stdin
         self._from: IO[bytes] = self.process.stdout
         self.alive = True
+        self._idle_timer: threading.Timer | None = None
+
+    def start_idle_timer(self, seconds: float, expire: Callable[[_Worker], None]) -> None:
+        self._idle_timer = threading.Timer(seconds, expire, (self,))
+        self._idle_timer.daemon = True
+        self._idle_timer.start()
+
+    def stop_idle_timer(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
 
     def call(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[bool, Any]:
         """Run ``fn(*args, **kwargs)`` in the worker: ``(True, result)`` or ``(False, exception)``."""
@@ -161,6 +185,7 @@ class _Worker:
 
     def close(self) -> None:
         self.alive = False
+        self.stop_idle_timer()
         try:
             self._to.close()
         except OSError:
