@@ -26,17 +26,15 @@ from typing import Any, TypeVar, dataclass_transform, overload
 _T = TypeVar("_T")
 
 
-def _values(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
-    """A function returning the named attributes of an object as a tuple."""
+def _values(names: tuple[str, ...]) -> Callable[[Any], Any]:
+    """A function returning what equality and hashing compare: the named attributes of an
+    object as a tuple, the attribute itself for one name (equal and hashed alike)."""
     if not names:
         return lambda _obj: ()
-    if len(names) == 1:
-        one = attrgetter(names[0])
-        return lambda obj: (one(obj),)
     return attrgetter(*names)
 
 
-def _eq(values: Callable[[Any], tuple[Any, ...]]) -> Callable[[Any, Any], Any]:
+def _eq(values: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
     def __eq__(self: Any, other: Any) -> Any:
         if other.__class__ is self.__class__:
             return values(self) == values(other)
@@ -45,7 +43,7 @@ def _eq(values: Callable[[Any], tuple[Any, ...]]) -> Callable[[Any, Any], Any]:
     return __eq__
 
 
-def _hash(values: Callable[[Any], tuple[Any, ...]]) -> Callable[[Any], int]:
+def _hash(values: Callable[[Any], Any]) -> Callable[[Any], int]:
     def __hash__(self: Any) -> int:
         return hash(values(self))
 
