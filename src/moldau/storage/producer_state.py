@@ -380,6 +380,8 @@ class ProducerStateManager:
         """The first offset of the earliest transaction that is open or whose marker is not
         below ``high_watermark`` yet; None when there is none. Forgets completed transactions
         the high watermark has passed."""
+        if not self._unreplicated:
+            return next(iter(self._ongoing)) if self._ongoing else None
         for first, txn in list(self._unreplicated.items()):
             if txn.last_offset < high_watermark:
                 del self._unreplicated[first]
