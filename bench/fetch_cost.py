@@ -13,17 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import struct
-import tempfile
 import time
-from pathlib import Path
 
-from request_cost import StubTransport, create_topic
+from request_cost import InProcessBroker
 
-from moldau.broker.connection import KafkaConnection
-from moldau.broker.server import Server
-from moldau.config.broker import BrokerConfig
 from moldau.protocol import codegen
 from moldau.protocol.headers import RequestHeader, encode_request_header
 from moldau.protocol.messages.fetch import FETCH, FetchPartition, FetchRequest, FetchTopic
@@ -58,32 +52,18 @@ def fetch_frame(topic: str, partitions: int, read_committed: bool) -> bytes:
 
 
 async def main(args: argparse.Namespace) -> None:
-    shm = Path("/dev/shm")
-    data = tempfile.mkdtemp(prefix="moldau-fetch-cost-", dir=shm if shm.is_dir() else None)
-    config = BrokerConfig.load(None, {"log.dirs": data, "listeners": "PLAINTEXT://127.0.0.1:0"})
-    server = Server(config)
-    await server.start()
-    try:
-        await create_topic(server.bound[0].port, "cost", args.partitions)
+    async with InProcessBroker("fetch-cost") as broker:
+        await broker.create_topic("cost", args.partitions)
         frame = fetch_frame("cost", args.partitions, not args.read_uncommitted)
-        conn = KafkaConnection(server, "PLAINTEXT")
-        transport = StubTransport()
-        conn.connection_made(transport)
 
         def feed(count: int) -> None:
             for _ in range(count):
-                pos = 0
-                while pos < len(frame):
-                    buf = conn.get_buffer(-1)
-                    n = min(len(buf), len(frame) - pos)
-                    buf[:n] = frame[pos : pos + n]
-                    conn.buffer_updated(n)
-                    pos += n
+                broker.feed(frame)
 
         feed(10)
-        written = transport.written
+        written = broker.transport.written
         feed(1)
-        if transport.written == written:
+        if broker.transport.written == written:
             raise SystemExit("fetch_cost: the broker did not answer the fetch")
         best = float("inf")
         for _ in range(args.repeat):
@@ -95,9 +75,6 @@ async def main(args: argparse.Namespace) -> None:
             f"{per * 1e6:,.0f} us per Fetch of {args.partitions} partitions "
             f"({per / args.partitions * 1e6:.2f} us a partition, best of {args.repeat} x {args.requests})"
         )
-    finally:
-        await server.stop()
-        shutil.rmtree(data, ignore_errors=True)
 
 
 if __name__ == "__main__":

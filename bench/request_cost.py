@@ -165,31 +165,51 @@ async def create_topic(port: int, topic: str, partitions: int) -> None:
         raise SystemExit(f"request_cost: could not create topic {topic}")
 
 
+class InProcessBroker:
+    """A real ``Server`` in this process (data under /dev/shm when it exists), one topic, and
+    a ``KafkaConnection`` on a stub transport that requests are fed to as socket reads."""
+
+    def __init__(self, name: str) -> None:
+        shm = Path("/dev/shm")
+        self.data = tempfile.mkdtemp(prefix=f"moldau-{name}-", dir=shm if shm.is_dir() else None)
+        config = BrokerConfig.load(None, {"log.dirs": self.data, "listeners": "PLAINTEXT://127.0.0.1:0"})
+        self.server = Server(config)
+        self.transport = StubTransport()
+        self.conn = KafkaConnection(self.server, "PLAINTEXT")
+
+    async def __aenter__(self) -> InProcessBroker:
+        await self.server.start()
+        self.conn.connection_made(self.transport)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.server.stop()
+        shutil.rmtree(self.data, ignore_errors=True)
+
+    async def create_topic(self, topic: str, partitions: int) -> None:
+        await create_topic(self.server.bound[0].port, topic, partitions)
+
+    def feed(self, data: bytes) -> None:
+        """Deliver ``data`` as the socket would: into the buffers the connection hands out."""
+        conn, pos = self.conn, 0
+        while pos < len(data):
+            buf = conn.get_buffer(-1)
+            n = min(len(buf), len(data) - pos)
+            buf[:n] = data[pos : pos + n]
+            conn.buffer_updated(n)
+            pos += n
+
+
 async def main(args: argparse.Namespace) -> None:
-    shm = Path("/dev/shm")
-    data = tempfile.mkdtemp(prefix="moldau-request-cost-", dir=shm if shm.is_dir() else None)
-    config = BrokerConfig.load(None, {"log.dirs": data, "listeners": "PLAINTEXT://127.0.0.1:0"})
-    server = Server(config)
-    await server.start()
-    try:
-        await create_topic(server.bound[0].port, "cost", args.partitions)
+    async with InProcessBroker("request-cost") as broker:
+        await broker.create_topic("cost", args.partitions)
         frames = encode_requests("cost", args.partitions, args.records, args.record_size)
         per_read = args.per_read
         reads = [b"".join(frames[(i + j) % len(frames)] for j in range(per_read)) for i in range(len(frames))]
-        conn = KafkaConnection(server, "PLAINTEXT")
-        transport = StubTransport()
-        conn.connection_made(transport)
 
         def feed(count: int) -> None:
             for i in range(count):
-                data = reads[i % len(reads)]
-                pos = 0
-                while pos < len(data):
-                    buf = conn.get_buffer(-1)
-                    n = min(len(buf), len(data) - pos)
-                    buf[:n] = data[pos : pos + n]
-                    conn.buffer_updated(n)
-                    pos += n
+                broker.feed(reads[i % len(reads)])
 
         reads_per_timing = args.requests // args.per_read
         feed(reads_per_timing // 10)  # warm-up: codecs compiled, indexes loaded
@@ -208,9 +228,6 @@ async def main(args: argparse.Namespace) -> None:
             f"{best / handled * 1e6:.2f} us per request (best of {args.repeat} x {handled} requests, "
             f"{args.per_read} per read, {args.records} x {args.record_size} B records)"
         )
-    finally:
-        await server.stop()
-        shutil.rmtree(data, ignore_errors=True)
 
 
 if __name__ == "__main__":
