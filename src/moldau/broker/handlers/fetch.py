@@ -72,7 +72,8 @@ def _read_all(
             if p.topic_id.int and p.topic not in broker.metadata.topics:
                 raise KafkaError(ErrorCode.UNKNOWN_TOPIC_ID, None)
             plog = broker.partition_log(p.topic, p.partition)
-            broker.check_leader_epoch(p.topic, p.partition, p.current_leader_epoch)
+            if p.current_leader_epoch >= 0:  # -1: the client does not know it, nothing to check
+                broker.check_leader_epoch(p.topic, p.partition, p.current_leader_epoch)
             pd.high_watermark = plog.high_watermark
             pd.last_stable_offset = plog.last_stable_offset
             pd.log_start_offset = plog.log_start_offset
@@ -101,11 +102,13 @@ def _read_all(
 
 def _respond(fctx: FetchContext, reads: list[_Read], by_id: bool) -> FetchResponse:
     topics: list[FetchableTopicResponse] = []
+    in_session = fctx.session_id != 0  # what a session's partitions were told is remembered
     for r in reads:
         pd = r.data
-        report = r.part.needs_report(pd.high_watermark, pd.last_stable_offset, pd.log_start_offset)
-        if fctx.incremental and not (report or pd.records or pd.error_code):
-            continue
+        if in_session:
+            report = r.part.needs_report(pd.high_watermark, pd.last_stable_offset, pd.log_start_offset)
+            if fctx.incremental and not (report or pd.records or pd.error_code):
+                continue
         if not topics or topics[-1].topic != r.part.topic:
             topics.append(
                 FetchableTopicResponse(topic=r.part.topic, topic_id=r.part.topic_id if by_id else ZERO_UUID)
