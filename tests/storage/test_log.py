@@ -123,6 +123,18 @@ def test_read_below_log_start_is_out_of_range(new_log):
     assert offsets_in(plog.read(2, 1000).data) == [(2, 3)]
 
 
+def test_read_to_limit_is_where_a_read_returns_nothing_and_raises_nothing(new_log):
+    plog = new_log()
+    append(plog, make_batch(2), make_batch(2))
+    assert plog.read_to_limit(4, 4) and plog.read(4, 1000, max_offset=4).data == b""
+    assert plog.read_to_limit(2, 2) and plog.read(2, 1000, max_offset=2).data == b""
+    assert not plog.read_to_limit(2, 4)  # records to read
+    plog.delete_records_before(3)
+    assert not plog.read_to_limit(2, 2)  # below the log start: the read is out of range
+    with pytest.raises(KafkaError):
+        plog.read(2, 1000, max_offset=2)
+
+
 # -- segments ------------------------------------------------------------------------------------
 
 

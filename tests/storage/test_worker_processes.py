@@ -39,25 +39,17 @@ def test_results_exceptions_and_prints() -> None:
         workers.shutdown()
 
 
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 def test_a_worker_is_kept_for_the_next_job_and_exits_when_idle_too_long() -> None:
     workers = WorkerProcesses(1, idle_timeout=1.0)
     try:
         first = workers.submit(os.getpid).result(timeout=60)
         assert workers.submit(os.getpid).result(timeout=60) == first  # reused within the timeout
         deadline = time.monotonic() + 30
-        while alive(first):
+        while _alive(first):
             assert time.monotonic() < deadline, "the idle worker did not exit"
             time.sleep(0.1)
         second = workers.submit(os.getpid).result(timeout=60)  # a new worker takes the next job
-        assert second != first and alive(second)
+        assert second != first and _alive(second)
     finally:
         workers.shutdown()
 

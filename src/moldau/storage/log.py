@@ -251,6 +251,12 @@ class PartitionLog:
 
     # -- reading -----------------------------------------------------------------------------
 
+    def read_to_limit(self, offset: int, limit: int) -> bool:
+        """True when a reader at ``offset`` has read everything up to ``limit`` (the high
+        watermark, or the last stable offset for read_committed) and is inside the log: a read
+        from there returns no data and no error, so a fetch answers it without one."""
+        return offset == limit and offset >= self.log_start_offset
+
     def read(
         self, offset: int, max_bytes: int, *, max_offset: int | None = None, min_one: bool = True
     ) -> FetchData:

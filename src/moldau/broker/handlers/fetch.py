@@ -79,7 +79,7 @@ def _read_all(
             pd.log_start_offset = plog.log_start_offset
             budget = min(p.max_bytes, max_bytes - total)
             limit = pd.last_stable_offset if read_committed else pd.high_watermark
-            if p.fetch_offset == limit and p.fetch_offset >= pd.log_start_offset:
+            if plog.read_to_limit(p.fetch_offset, limit):
                 pass  # a consumer that has read everything: nothing to read, no error
             elif budget > 0 or total == 0:
                 if read_committed:

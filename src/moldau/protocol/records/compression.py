@@ -33,7 +33,8 @@ batches inflates in one pass; the first payload of a codec starts at four times 
 and grows fourfold up to ``max_size + 1``: a bomb costs at most a few passes of bounded size.
 The inflated bytes are returned in that buffer, cut to length, not copied. Raw snappy declares
 its uncompressed length up front; that declaration is checked before anything is allocated,
-block by block for the xerial framing.
+block by block for the xerial framing, and the block is inflated into a buffer of that size,
+returned as it is.
 
 Everything here is plain functions over bytes; errors are ``CompressionError`` (the payload is
 not valid for its codec) and its subclass ``DecompressedSizeError`` (the payload is valid as far
@@ -174,7 +175,7 @@ def decompress(
     if c is Compression.SNAPPY:
         if is_xerial(data):
             return _xerial_decompress(data, max_size)
-        return bytes(_snappy_raw_decompress(data, max_size, max_size))
+        return _snappy_raw_decompress(data, max_size, max_size)
     return _stream_decompress(c, data, max_size)
 
 
@@ -227,7 +228,7 @@ def _snappy_raw_decompress(block: Buffer, budget: int, max_size: int) -> bytearr
     return out
 
 
-def _xerial_decompress(data: Buffer, max_size: int) -> bytes:
+def _xerial_decompress(data: Buffer, max_size: int) -> bytearray:
     mv = memoryview(data)
     end = len(mv)
     pos = XERIAL_HEADER_SIZE
@@ -241,4 +242,4 @@ def _xerial_decompress(data: Buffer, max_size: int) -> bytes:
             raise CompressionError("snappy", f"xerial block of {n} bytes does not fit the payload")
         out += _snappy_raw_decompress(mv[pos : pos + n], max_size - len(out), max_size)
         pos += n
-    return bytes(out)
+    return out
