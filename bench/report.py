@@ -316,7 +316,9 @@ partition gets records in every request; connections: that many producer clients
 load round-robin, 16 partitions, so each client's batches shrink as their number grows;
 connections, same requests: `bench/rawload.py` sending the same pre-encoded requests of one
 16-record batch over that many connections, 4 in flight on each, so only the number of
-connections changes):
+connections changes). The connections target is judged on the "same requests" series: in the
+librdkafka series one client core drives all the producers, and at 256 of them it is that core,
+not the broker, that sets the rate (see "Where the scaling targets stand" below):
 
 {scaling}
 {chart}

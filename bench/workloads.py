@@ -4,6 +4,13 @@ Each workload is one ``moldau perf`` command line (or, for the "same requests" s
 ``bench/rawload.py``) and the number taken from its JSON summary.
 Workloads with a ``series`` are points of a scaling curve (throughput against partitions or
 against connections); their target is on the curve, not on a single point.
+
+CONNECTIONS_TARGET: the target "1 -> 256 connections, throughput falls by less than half" is
+judged on the "same requests" series, whose client (pre-encoded requests) costs almost
+nothing. The librdkafka series beside it spreads one client core's load over N producers; at
+256 of them nearly every record wakes another producer's threads (one context switch each on
+the shared core), so that series measures the client, which the benchmark must not (see
+docs/performance.md, "Where the scaling targets stand"). It stays in the table for reference.
 """
 
 from __future__ import annotations
@@ -163,7 +170,7 @@ def workloads(seconds: float, partition_points: list[int], connection_points: li
                 x=p,
             )
         )
-    for n, c in enumerate(connection_points):
+    for c in connection_points:
         scaling.append(
             Workload(
                 f"connections-{c}",
@@ -171,13 +178,13 @@ def workloads(seconds: float, partition_points: list[int], connection_points: li
                 "produce",
                 _produce(seconds, KIB, "--linger-ms", "5", "--partitions", "16", "--connections", str(c)),
                 "mb_per_s",
-                Target("scaling", 0.5) if n == len(connection_points) - 1 else None,
+                None,  # for reference: bound by the client core (see CONNECTIONS_TARGET)
                 partitions=16,
                 series="connections",
                 x=c,
             )
         )
-    for c in connection_points:
+    for n, c in enumerate(connection_points):
         scaling.append(
             Workload(
                 f"requests-{c}",
@@ -194,7 +201,7 @@ def workloads(seconds: float, partition_points: list[int], connection_points: li
                     str(c),
                 ),
                 "mb_per_s",
-                None,
+                Target("scaling", 0.5) if n == len(connection_points) - 1 else None,
                 partitions=16,
                 series="connections, same requests",
                 x=c,
