@@ -265,8 +265,8 @@ engine). This page is written by `make bench`; the numbers below are from its la
 ## How it is measured
 
 - Both brokers run at the same time on loopback, each pinned to core 0; every workload is a
-  `moldau perf` process (confluent-kafka / librdkafka) pinned to core 1, except the "same
-  requests" series, which is `bench/rawload.py` (pre-encoded requests, see below).
+  `moldau perf` process (confluent-kafka / librdkafka) pinned to core 1, except the two "same
+  requests" series, which are `bench/rawload.py` (pre-encoded requests, see below).
 - Tansu runs with its in-memory storage engine, so Moldau's data directory is on tmpfs
   (`/dev/shm`) with its default flush settings: the comparison is of the brokers' work, not
   of the disk. (`bench/run.py --disk` puts it on disk; on a shared virtual disk, sustained
@@ -311,14 +311,16 @@ Run {started} to {finished}, {rounds} rounds.
 
 {table}
 
-Scaling points (produce, 1 KiB records; partitions: random keys out of 100,000, so every
+Scaling points (produce, 1 KiB records). partitions: random keys out of 100,000, so every
 partition gets records in every request; connections: that many producer clients sharing the
-load round-robin, 16 partitions, so each client's batches shrink as their number grows;
-connections, same requests: `bench/rawload.py` sending the same pre-encoded requests of one
-16-record batch over that many connections, 4 in flight on each, so only the number of
-connections changes). The connections target is judged on the "same requests" series: in the
-librdkafka series one client core drives all the producers, and at 256 of them it is that core,
-not the broker, that sets the rate (see "Where the scaling targets stand" below):
+load round-robin, 16 partitions, so each client's batches shrink as their number grows. The
+"same requests" series are `bench/rawload.py`, sending pre-encoded requests of one 16-record
+batch, 4 in flight on each connection: over that many partitions from 16 connections, or over
+that many connections to 16 partitions, so only the number of partitions or connections
+changes. The scaling targets are judged on the "same requests" series: in the librdkafka
+series the one client core is the limit at the far end (and Moldau's core is half idle at the
+near end), so they measure the client more than the broker (see "Where the scaling targets
+stand" below):
 
 {scaling}
 {chart}
