@@ -1,6 +1,7 @@
 """``WorkerProcesses``: jobs run in other processes and answer with their results or
 exceptions, shutdown ends running jobs, a dead worker is replaced, an idle one exits after
-its timeout, and workers do not outlive a broker that was killed."""
+its timeout, and workers do not outlive a broker that was killed. Loading the broker does
+not load multiprocessing (start-up)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ from concurrent.futures.process import BrokenProcessPool
 import pytest
 
 from moldau.storage.worker_processes import WorkerProcesses
+
+
+def test_the_broker_loads_without_multiprocessing() -> None:
+    code = "import sys, moldau.broker.server\nprint('multiprocessing' in sys.modules)\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False"]
 
 
 def test_jobs_run_in_another_process() -> None:

@@ -29,7 +29,6 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
-from concurrent.futures.process import BrokenProcessPool
 from typing import IO, Any, TypeVar
 
 T = TypeVar("T")
@@ -176,6 +175,9 @@ class _Worker:
         except (OSError, EOFError, pickle.UnpicklingError) as e:
             self.alive = False
             code = self.process.poll()
+            # Imported here: it brings in multiprocessing, which start-up does not need.
+            from concurrent.futures.process import BrokenProcessPool
+
             raise BrokenProcessPool(f"the worker process ended (exit code {code}): {e}") from None
         return answer
 
