@@ -138,6 +138,32 @@ def test_agrees_with_decoding(
     assert record_keys(data, count) == [(r.offset_delta, r.key, r.value is None) for r in decoded]
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    deltas=st.lists(st.integers(min_value=0, max_value=20_000), min_size=1, max_size=6, unique=True),
+    values=st.lists(st.one_of(st.none(), st.binary(min_size=60, max_size=9_000)), min_size=6, max_size=6),
+)
+def test_keys_agree_with_decoding_for_large_deltas_and_values(
+    deltas: list[int], values: list[bytes | None]
+) -> None:
+    """Offset deltas and value lengths of one, two and three varint bytes (the walk reads the
+    first two kinds inline)."""
+    rows = [records.Record(delta, 0, b"k%d" % i, values[i], []) for i, delta in enumerate(sorted(deltas))]
+    section, h = section_of(rows)
+    expected = [(r.offset_delta, r.key, r.value is None) for r in decode_section(section, h)]
+    assert record_keys(section, h.records_count) == expected
+
+
+def test_keys_read_padded_varints_as_decoding_does() -> None:
+    """A value length of -1 written in two bytes (0x81 0x00, longer than it needs) is still a
+    tombstone, and a padded offset delta still its number."""
+    body = bytes([0, 0]) + bytes([0x82, 0x00]) + bytes([2]) + b"k" + bytes([0x81, 0x00]) + bytes([0])
+    section = bytes([len(body) * 2]) + body  # zig-zag length, one byte
+    h = dataclasses.replace(section_of([(b"k", None, [], T0)])[1], last_offset_delta=1)
+    assert [(r.offset_delta, r.key, r.value) for r in decode_section(section, h)] == [(1, b"k", None)]
+    assert record_keys(section, 1) == [(1, b"k", True)]
+
+
 def strict(section: bytes, h: BatchHeader) -> list[Any] | str:
     """The field-by-field decode of ``section``, or its error's message."""
     try:

@@ -202,6 +202,10 @@ def _keys(buf: Section, count: int) -> list[tuple[int, bytes | None, bool]] | No
         if b < 0x80:
             delta = (b >> 1) ^ -(b & 1)
             pos += 1
+        elif buf[pos + 1] < 0x80:  # offset deltas from 64 to 8191
+            b = (b & 0x7F) | (buf[pos + 1] << 7)
+            delta = (b >> 1) ^ -(b & 1)
+            pos += 2
         else:
             delta, pos = varint_at(buf, pos)
         b = buf[pos]
@@ -219,8 +223,13 @@ def _keys(buf: Section, count: int) -> list[tuple[int, bytes | None, bool]] | No
             return None
         if pos >= record_end:
             return None
-        b = buf[pos]  # the value's length: -1 is a tombstone
-        tombstone = b == 0x01 if b < 0x80 else varint_at(buf, pos)[0] == -1
+        b = buf[pos]  # the value's length: -1 (zig-zag 1) is a tombstone
+        if b < 0x80:
+            tombstone = b == 0x01
+        elif buf[pos + 1] < 0x80:  # values of 64 to 8191 bytes; -1 only padded, as 0x81 0x00
+            tombstone = b == 0x81 and buf[pos + 1] == 0
+        else:
+            tombstone = varint_at(buf, pos)[0] == -1
         out.append((delta, key, tombstone))
         pos = record_end
     return out if pos == end else None
