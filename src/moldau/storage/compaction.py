@@ -38,16 +38,23 @@ transactional batches are compacted like any other.
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 
+from moldau.protocol.primitives import encode_varint
 from moldau.protocol.records.batch import (
+    COMPRESSION_MASK,
+    CONTROL_BIT,
     CRC_START,
     DELETE_HORIZON_BIT,
     HEADER_SIZE,
+    TIMESTAMP_TYPE_BIT,
+    TRANSACTIONAL_BIT,
     BatchHeader,
     crc32c,
+    encode_batch,
 )
-from moldau.protocol.records.compression import Compression, is_xerial
+from moldau.protocol.records.compression import Compression, compress, is_xerial
 from moldau.protocol.records.records import (
     Record,
     build_batch,
@@ -56,6 +63,7 @@ from moldau.protocol.records.records import (
     records_section,
     section_offsets_and_keys,
 )
+from moldau.protocol.records.scan import record_spans, section_ok
 from moldau.storage.offset_map import OffsetMap
 
 _I16 = struct.Struct(">h")
@@ -94,9 +102,9 @@ def clean_batch(
 ) -> Batch | None:
     """What the cleaned segment gets for this batch (see the module docstring): ``batch``
     itself, a rebuilt or empty batch, or None to drop it. ``discard``: a data batch of an
-    aborted transaction, or a marker whose transaction has no data left. The records are
-    decoded only for a batch that keeps some of them and must be rebuilt; the rest is
-    decided from each record's offset, key and whether it is a tombstone."""
+    aborted transaction, or a marker whose transaction has no data left. The records are not
+    decoded: what survives is decided from each record's offset, key and whether it is a
+    tombstone, and a rebuilt batch copies the bytes of the records it keeps."""
     if h.is_control:
         return _clean_control(batch, h, now_ms, delete_retention_ms, keep_empty, discard)
     if discard:
@@ -114,8 +122,7 @@ def clean_batch(
         return batch
     if needs_horizon:
         horizon = now_ms + delete_retention_ms
-    decoded = decode_section(section, h)
-    return rebuild_batch(batch, h, [r for r, keep in zip(decoded, kept, strict=True) if keep], horizon)
+    return rebuild_kept(batch, h, section, kept, horizon)
 
 
 def _clean_control(
@@ -159,6 +166,51 @@ def rebuild_batch(batch: Batch, h: BatchHeader, kept: list[Record], horizon: int
         xerial_snappy=h.compression == Compression.SNAPPY and is_xerial(memoryview(batch)[HEADER_SIZE:]),
     )
     return _mark_delete_horizon(data) if horizon is not None else data
+
+
+def rebuild_kept(
+    batch: Batch, h: BatchHeader, section: bytes | memoryview, kept: list[bool], horizon: int | None
+) -> bytes:
+    """``rebuild_batch`` of the records of ``section`` (the batch's records, inflated) whose
+    ``kept`` flag is set, made from their bytes: each kept record is copied with its timestamp
+    delta (and so its length) rewritten against the new base timestamp, and nothing is decoded.
+    A section that is not well formed is decoded, for the error ``decode_section`` raises."""
+    spans = None
+    if section_ok(
+        section, h.records_count, base_timestamp=h.base_timestamp, low=None, high=0, keys_required=False
+    ):
+        spans = record_spans(section, h.records_count)
+    if spans is None:
+        decoded = decode_section(section, h)
+        return rebuild_batch(batch, h, [r for r, keep in zip(decoded, kept, strict=True) if keep], horizon)
+    chosen = [span for span, keep in zip(spans, kept, strict=True) if keep]
+    created = [h.base_timestamp + delta for _, delta, _, _ in chosen]  # as the producer set them
+    base_ts = horizon if horizon is not None else created[0]
+    shift = h.base_timestamp - base_ts
+    out = bytearray()
+    for attributes, delta, rest, end in chosen:
+        moved = encode_varint(delta + shift)
+        out += encode_varint(1 + len(moved) + end - rest)
+        out.append(section[attributes])
+        out += moved
+        out += section[rest:end]
+    codec = h.compression
+    if codec != Compression.NONE:
+        xerial = codec == Compression.SNAPPY and is_xerial(memoryview(batch)[HEADER_SIZE:])
+        payload: bytes | bytearray = compress(codec, out, xerial=xerial)
+    else:
+        payload = out
+    attributes_kept = h.attributes & (COMPRESSION_MASK | TIMESTAMP_TYPE_BIT | TRANSACTIONAL_BIT | CONTROL_BIT)
+    header = dataclasses.replace(
+        h,
+        batch_length=0,
+        crc=0,
+        attributes=attributes_kept | (DELETE_HORIZON_BIT if horizon is not None else 0),
+        base_timestamp=base_ts,
+        max_timestamp=h.max_timestamp if h.log_append_time else max(created),
+        records_count=len(chosen),
+    )
+    return encode_batch(header, payload)
 
 
 def empty_batch(h: BatchHeader) -> bytes:

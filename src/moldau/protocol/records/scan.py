@@ -12,7 +12,9 @@ would reject, so a caller that gets False decodes the section the slow way for t
 error and the per-record messages, which are rare enough not to matter for speed.
 ``record_keys`` gives each record's offset delta, key and whether its value is null, skipping
 the rest of each record by its length prefix: the cleaner builds its offset map from it and
-decides which records a batch keeps, decoding only the batches it must rebuild.
+decides which records a batch keeps. ``record_spans`` gives where each record's fields lie and
+its timestamp delta, so that the cleaner rebuilds a batch by copying the bytes of the records
+it keeps, rewriting only their timestamp deltas.
 
 The varints are read inline where they fit in one or two bytes (lengths below 8 KiB, counts,
 deltas) and through ``varint_at`` otherwise; the inline read is written out at each field, since
@@ -231,5 +233,45 @@ def _keys(buf: Section, count: int) -> list[tuple[int, bytes | None, bool]] | No
         else:
             tombstone = varint_at(buf, pos)[0] == -1
         out.append((delta, key, tombstone))
+        pos = record_end
+    return out if pos == end else None
+
+
+def record_spans(buf: Section, count: int) -> list[tuple[int, int, int, int]] | None:
+    """``(attributes position, timestamp delta, position after the timestamp delta, end)`` of
+    each of the ``count`` records of ``buf``; None if the walk finds them not laid out as
+    records (call it on a section ``section_ok`` passed, which checks every field)."""
+    try:
+        return _spans(buf, count)
+    except IndexError:
+        return None
+
+
+def _spans(buf: Section, count: int) -> list[tuple[int, int, int, int]] | None:
+    out: list[tuple[int, int, int, int]] = []
+    pos = 0
+    end = len(buf)
+    for _ in range(count):
+        b = buf[pos]
+        if b < 0x80:
+            length = (b >> 1) ^ -(b & 1)
+            pos += 1
+        elif buf[pos + 1] < 0x80:
+            b = (b & 0x7F) | (buf[pos + 1] << 7)
+            length = (b >> 1) ^ -(b & 1)
+            pos += 2
+        else:
+            length, pos = varint_at(buf, pos)
+        record_end = pos + length
+        if length <= 0 or record_end > end:
+            return None
+        b = buf[pos + 1]  # after the attributes byte: the timestamp delta
+        if b < 0x80:
+            delta, rest = (b >> 1) ^ -(b & 1), pos + 2
+        else:
+            delta, rest = varint_at(buf, pos + 1)
+        if rest >= record_end:
+            return None
+        out.append((pos, delta, rest, record_end))
         pos = record_end
     return out if pos == end else None
