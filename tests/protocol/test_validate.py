@@ -15,7 +15,7 @@ from moldau.protocol.primitives import encode_varint
 from moldau.protocol.records import validate as validate_module
 from moldau.protocol.records.batch import HEADER_SIZE, encode_batch, parse_header, unpack_header
 from moldau.protocol.records.compression import Compression
-from moldau.protocol.records.records import Record, build_batch
+from moldau.protocol.records.records import Record, build_batch, decode_records, records_section, with_codec
 from moldau.protocol.records.validate import RecordValidationError, validate_produce
 
 NOW = 1_700_000_000_000
@@ -376,3 +376,20 @@ def test_accepts_bytes_and_bytearray() -> None:
     for form in (batch, bytearray(batch), memoryview(batch)):
         ((_, h),) = validate_produce(form, **kwargs)
         assert h == parse_header(batch)
+
+
+@pytest.mark.parametrize("codec", list(Compression))
+@pytest.mark.parametrize("compacted", [False, True])
+def test_the_walked_section_is_handed_back(codec: Compression, compacted: bool) -> None:
+    """A caller that stores the batch with another codec gets the records the validator
+    inflated (or walked), so that it does not inflate them again; with_codec takes them."""
+    batch = build_batch(ROWS, compression=codec)
+    sections: list[memoryview] = []
+    ((_, h),) = check(batch, compacted=compacted, sections=sections)
+    walked = codec != Compression.NONE or compacted
+    assert len(sections) == (1 if walked else 0)
+    if walked:
+        assert bytes(sections[0]) == bytes(records_section(memoryview(batch), h))
+        for target in Compression:
+            given = with_codec(memoryview(batch), h, target, section=sections[0])
+            assert decode_records(given) == decode_records(with_codec(memoryview(batch), h, target))

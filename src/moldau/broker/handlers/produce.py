@@ -63,11 +63,14 @@ def _verify_transaction(
         raise KafkaError(code, f"{topic}-{partition} is not part of the ongoing transaction of {txn_id}")
 
 
-def _converted(records: memoryview, h: BatchHeader, config: LogConfig) -> bytearray:
-    """The batch stored with the topic's ``compression.type`` codec instead of the producer's;
-    MESSAGE_TOO_LARGE if it then exceeds ``max.message.bytes``, as in Kafka."""
+def _converted(
+    records: memoryview, h: BatchHeader, config: LogConfig, section: memoryview | None
+) -> bytearray:
+    """The batch stored with the topic's ``compression.type`` codec instead of the producer's
+    (``section``: its records as the validator inflated them, if it did); MESSAGE_TOO_LARGE if
+    it then exceeds ``max.message.bytes``, as in Kafka."""
     assert config.codec is not None
-    buf = bytearray(with_codec(records, h, config.codec, level=config.codec_level))
+    buf = bytearray(with_codec(records, h, config.codec, level=config.codec_level, section=section))
     if len(buf) > config.max_message_bytes:
         raise KafkaError(
             ErrorCode.MESSAGE_TOO_LARGE,
@@ -87,6 +90,7 @@ def _append(
         if data.records is None or len(data.records) == 0:
             raise KafkaError(ErrorCode.CORRUPT_MESSAGE, "produce request without records")
         config = plog.config
+        sections: list[memoryview] | None = [] if config.codec is not None else None
         headers = validate_produce(
             data.records,
             compacted=config.compact,
@@ -96,13 +100,14 @@ def _append(
             timestamp_before_max_ms=config.message_timestamp_before_max_ms,
             timestamp_after_max_ms=config.message_timestamp_after_max_ms,
             now_ms=now,
+            sections=sections,
         )
         if headers[0][1].is_transactional:
             _verify_transaction(ctx, txn_id, topic, partition, headers[0][1])
         records = data.records
         buf: bytearray | memoryview
         if config.codec is not None and config.codec != headers[0][1].compression:
-            buf = _converted(memoryview(records), headers[0][1], config)
+            buf = _converted(memoryview(records), headers[0][1], config, sections[0] if sections else None)
             headers = [(0, unpack_header(buf))]
         # Offsets are assigned in place: in the request's own frame buffer when the codec
         # decoded a writable view of it, otherwise in a copy.

@@ -123,13 +123,15 @@ def with_codec(
     *,
     level: int | None = None,
     max_decompressed_size: int = DEFAULT_MAX_DECOMPRESSED_SIZE,
+    section: memoryview | None = None,
 ) -> bytes:
     """The batch ``h`` at the start of ``batch`` with its records stored with ``codec``: the
-    section is inflated and compressed again, the records themselves (and their offset and
-    timestamp deltas) unchanged; the header keeps every field but its codec bits, length and
-    CRC. Snappy is written in the xerial framing, as the Java clients and Kafka's broker write
-    it."""
-    section = records_section(batch, h, max_decompressed_size=max_decompressed_size)
+    section is inflated (unless the caller has it: ``section``) and compressed again, the
+    records themselves (and their offset and timestamp deltas) unchanged; the header keeps
+    every field but its codec bits, length and CRC. Snappy is written in the xerial framing,
+    as the Java clients and Kafka's broker write it."""
+    if section is None:
+        section = records_section(batch, h, max_decompressed_size=max_decompressed_size)
     converted = dataclasses.replace(h, attributes=(h.attributes & ~COMPRESSION_MASK) | codec)
     return encode_batch(converted, compress(codec, section, level=level, xerial=True))
 

@@ -106,6 +106,7 @@ def validate_produce(
     compacted: bool = False,
     api_version: int | None = None,
     max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_SIZE,
+    sections: list[memoryview] | None = None,
 ) -> list[tuple[int, BatchHeader]]:
     """Check one partition's produce ``records`` and return ``[(position, header)]`` for the
     batch they hold (Kafka accepts exactly one per partition). Raises ``KafkaError`` (or its
@@ -114,7 +115,9 @@ def validate_produce(
     ``timestamp_type`` is the topic's ``message.timestamp.type``; the two bounds are
     ``message.timestamp.before.max.ms`` and ``message.timestamp.after.max.ms``; ``compacted``
     is whether ``cleanup.policy`` includes ``compact``; ``api_version`` is the Produce request
-    version, when the caller wants the zstd-before-v7 check."""
+    version, when the caller wants the zstd-before-v7 check. When ``sections`` is given, the
+    records section of a batch whose records were walked (inflated, if compressed) is
+    appended to it, for a caller that stores the batch with another codec."""
     if timestamp_type not in (CREATE_TIME, LOG_APPEND_TIME):
         raise ValueError(f"unknown timestamp type {timestamp_type!r}")
     buf = memoryview(records)
@@ -168,6 +171,7 @@ def validate_produce(
             low=now_ms - timestamp_before_max_ms,
             high=now_ms + timestamp_after_max_ms,
             max_decompressed_bytes=max_decompressed_bytes,
+            sections=sections,
         )
     else:
         _check_header_timestamps(
@@ -261,6 +265,7 @@ def _check_records(
     low: int,
     high: int,
     max_decompressed_bytes: int,
+    sections: list[memoryview] | None,
 ) -> None:
     try:
         section = records_section(batch, h, max_decompressed_size=max_decompressed_bytes)
@@ -268,6 +273,8 @@ def _check_records(
         raise KafkaError(ErrorCode.MESSAGE_TOO_LARGE, f"record batch inflates too far: {e}") from None
     except CompressionError as e:
         raise KafkaError(ErrorCode.CORRUPT_MESSAGE, f"record batch does not decompress: {e}") from None
+    if sections is not None:
+        sections.append(section)
     # The fast walk answers for the batches that pass; the others are decoded record by record
     # below, for the exact error and the per-record messages.
     if not h.log_append_time and section_ok(
