@@ -18,7 +18,8 @@ it keeps, rewriting only their timestamp deltas.
 
 The varints are read inline where they fit in one or two bytes (lengths below 8 KiB, counts,
 deltas) and through ``varint_at`` otherwise; the inline read is written out at each field, since
-a call per varint would cost the walk half its speed. Every read past the section raises
+a call per varint would cost the walk half its speed. ``record_spans`` reads two varints a
+record, only for batches being rebuilt, and calls ``varint_at`` for both. Every read past the section raises
 ``IndexError``, which the walk turns into False.
 """
 
@@ -252,24 +253,11 @@ def _spans(buf: Section, count: int) -> list[tuple[int, int, int, int]] | None:
     pos = 0
     end = len(buf)
     for _ in range(count):
-        b = buf[pos]
-        if b < 0x80:
-            length = (b >> 1) ^ -(b & 1)
-            pos += 1
-        elif buf[pos + 1] < 0x80:
-            b = (b & 0x7F) | (buf[pos + 1] << 7)
-            length = (b >> 1) ^ -(b & 1)
-            pos += 2
-        else:
-            length, pos = varint_at(buf, pos)
+        length, pos = varint_at(buf, pos)
         record_end = pos + length
         if length <= 0 or record_end > end:
             return None
-        b = buf[pos + 1]  # after the attributes byte: the timestamp delta
-        if b < 0x80:
-            delta, rest = (b >> 1) ^ -(b & 1), pos + 2
-        else:
-            delta, rest = varint_at(buf, pos + 1)
+        delta, rest = varint_at(buf, pos + 1)  # after the attributes byte: the timestamp delta
         if rest >= record_end:
             return None
         out.append((pos, delta, rest, record_end))
