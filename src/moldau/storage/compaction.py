@@ -176,9 +176,10 @@ def rebuild_kept(
     delta (and so its length) rewritten against the new base timestamp, and nothing is decoded.
     A section that is not well formed is decoded, for the error ``decode_section`` raises."""
     spans = None
-    if section_ok(
+    well_formed = section_ok(  # every field of every record; timestamps (low None) not judged
         section, h.records_count, base_timestamp=h.base_timestamp, low=None, high=0, keys_required=False
-    ):
+    )
+    if well_formed:
         spans = record_spans(section, h.records_count)
     if spans is None:
         decoded = decode_section(section, h)

@@ -19,8 +19,8 @@ it keeps, rewriting only their timestamp deltas.
 The varints are read inline where they fit in one or two bytes (lengths below 8 KiB, counts,
 deltas) and through ``varint_at`` otherwise; the inline read is written out at each field, since
 a call per varint would cost the walk half its speed. ``record_spans`` reads two varints a
-record, only for batches being rebuilt, and calls ``varint_at`` for both. Every read past the section raises
-``IndexError``, which the walk turns into False.
+record, only for batches being rebuilt, and calls ``varint_at`` for both. Every read past the
+section raises ``IndexError``, which the walk turns into False.
 """
 
 from __future__ import annotations
