@@ -469,6 +469,23 @@ def test_fetch_response_v12_writes_only_non_default_tagged_structs() -> None:
     _check(resp, 12, True, expected)
 
 
+def test_tagged_structs_at_their_default_however_made() -> None:
+    """The encoder's own default instance (``codegen.tagged_default``, shared by the fetch
+    handler), a fresh equal one, and a changed copy of it: only the last is written."""
+    shared = codegen.tagged_default(FetchLeader)
+    assert shared == FetchLeader() and codegen.tagged_default(FetchLeader) is shared
+
+    def tagged_bytes(leader: FetchLeader) -> bytes:
+        part = PartitionData(partition_index=0, records=None, current_leader=leader)
+        return codegen.encode(part, 12, True)
+
+    assert tagged_bytes(shared) == tagged_bytes(FetchLeader())
+    assert tagged_bytes(shared).endswith(b"\x00")  # no tagged fields
+    changed = tagged_bytes(dataclasses.replace(shared, leader_id=2))
+    assert changed.endswith(bytes.fromhex("01 01 09 00000002 ffffffff 00".replace(" ", "")))
+    assert shared == FetchLeader()  # replace made a copy
+
+
 def test_list_offsets_request_v1() -> None:
     req = ListOffsetsRequest(
         replica_id=-1,

@@ -15,6 +15,17 @@ from moldau.protocol.schema import Array, Decoder, Encoder, FieldSpec, FieldType
 
 _decoders: dict[tuple[type, int, bool], Decoder] = {}
 _encoders: dict[tuple[type, int, bool], Encoder] = {}
+_tagged_defaults: dict[type, Any] = {}
+
+
+def tagged_default(cls: type) -> Any:
+    """The one default instance of struct ``cls`` that encoders compare tagged fields of that
+    type against: a field holding this very object is seen to be at its default without
+    comparing field by field. Shared by every caller, so never to be changed in place."""
+    default = _tagged_defaults.get(cls)
+    if default is None:
+        default = _tagged_defaults[cls] = cls()
+    return default
 
 
 def _prim_decoder(p: Prim, flexible: bool, nullable: bool) -> Decoder:
@@ -238,7 +249,7 @@ def _compile_encoder(cls: type, version: int, flexible: bool) -> Encoder:
             if default is None and isinstance(spec.type, Array):
                 default = []
             elif default is None and isinstance(spec.type, type) and not spec.is_nullable(version):
-                default = spec.type()  # a tagged struct is written only when it differs from this
+                default = tagged_default(spec.type)  # written only when it differs from this
             tagged.append((spec.tag, name, enc, default))
         else:
             plain.append((name, spec))
@@ -306,7 +317,7 @@ def _compile_encoder(cls: type, version: int, flexible: bool) -> Encoder:
         same = []
         for j, (_, name, _, default) in enumerate(tagged):
             env[f"T{j}"] = default
-            same.append(f"obj.{name} == T{j}")
+            same.append(f"(obj.{name} is T{j} or obj.{name} == T{j})")
         lines += [
             f"    if {' and '.join(same)}:",
             "        w.buf.append(0)",

@@ -17,6 +17,7 @@ from moldau.broker.context import RequestContext
 from moldau.broker.core import Broker
 from moldau.broker.errors import error_of
 from moldau.broker.fetch_session import FetchContext, SessionPartition
+from moldau.protocol.codegen import tagged_default
 from moldau.protocol.errors import ErrorCode, KafkaError
 from moldau.protocol.messages.fetch import (
     FETCH,
@@ -32,11 +33,12 @@ from moldau.protocol.messages.fetch import (
 from moldau.protocol.primitives import ZERO_UUID
 from moldau.util.datatype import datatype
 
-# The tagged fields a partition's answer leaves at their defaults, shared by every answer
-# (never changed in place) rather than three new objects per partition of every fetch.
-_NO_DIVERGING_EPOCH = EpochEndOffset()
-_NO_LEADER = LeaderIdAndEpoch()
-_NO_SNAPSHOT = SnapshotId()
+# The tagged fields a partition's answer leaves at their defaults: the encoder's own default
+# instances, shared by every answer (never changed in place) rather than three new objects
+# per partition of every fetch, and seen to be defaults without a field-by-field comparison.
+_NO_DIVERGING_EPOCH = tagged_default(EpochEndOffset)
+_NO_LEADER = tagged_default(LeaderIdAndEpoch)
+_NO_SNAPSHOT = tagged_default(SnapshotId)
 
 API = FETCH
 
