@@ -204,6 +204,13 @@ def test_writer_keeps_large_records_as_their_own_chunk() -> None:
     assert w.size() == len(w.getvalue())
 
 
+def test_compact_records_null_empty_and_some() -> None:
+    w = Writer()
+    for value in (None, b"", bytearray(), memoryview(b""), b"ab"):
+        w.write_compact_records(value)
+    assert w.getvalue() == b"\x00" + b"\x01" * 3 + b"\x03ab"
+
+
 @pytest.mark.parametrize("version", [4, 11, 12, 16])
 def test_chunked_fetch_response_equals_the_joined_encoding(version: int) -> None:
     big = b"B" * (OWN_CHUNK_BYTES * 3)

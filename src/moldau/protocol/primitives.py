@@ -321,6 +321,8 @@ class Writer:
     def write_compact_records(self, v: bytes | bytearray | memoryview | None) -> None:
         if v is None:
             self.buf.append(0)
+        elif not v:  # a partition with nothing to return, in most answers to a wide fetch
+            self.buf.append(1)
         else:
             self.buf += encode_uvarint(len(v) + 1)
             self._write_chunk(v)
